@@ -1,0 +1,23 @@
+# MOQA_CUDA=AUTO enables CUDA when a compiler is found; ON requires it; OFF never builds it.
+# CI has nvcc but no GPU: everything compiles there and the GPU tests skip at run time.
+set(MOQA_HAVE_CUDA OFF)
+if(NOT MOQA_CUDA STREQUAL "OFF")
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)  # Hopper (H100/H200), the machines we benchmark on
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(MOQA_HAVE_CUDA ON)
+  elseif(MOQA_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "MOQA_CUDA=ON but no CUDA compiler was found (set CUDACXX or CMAKE_CUDA_COMPILER)")
+  endif()
+endif()
+message(STATUS "moqa: CUDA backend ${MOQA_HAVE_CUDA}")

@@ -1,0 +1,46 @@
+#pragma once
+// Progress of a long stage on one line per update: units done/total, tokens/s and ETA. Only the rank
+// that owns the terminal (rank 0) reports; other ranks construct it disabled, so call sites stay uniform.
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace moqa {
+
+class Progress {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `unit` names what is counted ("windows", "layers"); `min_interval_s` throttles the output.
+  Progress(std::string stage, int64_t total_units, std::string unit, std::ostream* out,
+           double min_interval_s = 2.0);
+
+  // Adds finished work; prints when the interval has passed or the stage is complete.
+  void advance(int64_t units, int64_t tokens = 0);
+  // Prints the final line (elapsed time, mean tokens/s) once.
+  void finish();
+
+  double elapsed_s() const;
+  double tokens_per_s() const;
+  int64_t done() const { return done_; }
+  int64_t tokens() const { return tokens_; }
+
+  static std::string format_duration(double seconds);  // "1:02:03", "4:05"
+
+ private:
+  void print(bool final_line);
+
+  std::string stage_;
+  std::string unit_;
+  int64_t total_;
+  std::ostream* out_;
+  double min_interval_s_;
+  int64_t done_ = 0;
+  int64_t tokens_ = 0;
+  bool finished_ = false;
+  Clock::time_point start_;
+  Clock::time_point last_print_;
+};
+
+}  // namespace moqa

@@ -1,0 +1,40 @@
+#pragma once
+// A Hugging Face checkpoint directory: model.safetensors, or shards listed by
+// model.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}). Shards are
+// opened lazily (not thread-safe: one loader thread per rank), so a rank that loads only its own experts only maps the shards that hold them.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+
+namespace moqa::io {
+
+class CheckpointReader {
+ public:
+  // Reads the index (or the single file's header). Errors name the directory and what is missing.
+  static CheckpointReader open(const std::filesystem::path& model_dir);
+
+  const std::filesystem::path& directory() const { return dir_; }
+  bool contains(std::string_view tensor) const;
+  std::vector<std::string> tensor_names() const;  // sorted
+  const TensorEntry& entry(std::string_view tensor) const;
+  // Loads as float32; the second form also checks the shape ("... has shape [4, 8], expected [8, 4]").
+  Tensor load(std::string_view tensor) const;
+  Tensor load(std::string_view tensor, const Shape& expected_shape) const;
+  // The shard files that have been mapped so far (tests check that a rank maps only what it needs).
+  std::vector<std::filesystem::path> opened_files() const;
+
+ private:
+  const SafetensorsFile& shard_for(std::string_view tensor) const;
+
+  std::filesystem::path dir_;
+  std::map<std::string, std::string, std::less<>> weight_map_;  // tensor -> shard file name
+  mutable std::map<std::string, std::unique_ptr<SafetensorsFile>, std::less<>> shards_;
+};
+
+}  // namespace moqa::io

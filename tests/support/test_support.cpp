@@ -1,0 +1,58 @@
+#include "support/test_support.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sys/wait.h>
+
+namespace moqa::test {
+
+std::filesystem::path data_dir() { return MOQA_TEST_DATA_DIR; }
+
+std::filesystem::path assets_dir() {
+  if (const char* env = std::getenv("MOQA_ASSETS")) return env;
+  return MOQA_ASSETS_DIR;
+}
+
+std::filesystem::path source_dir() { return MOQA_SOURCE_DIR; }
+std::filesystem::path pipeline_exe() { return MOQA_PIPELINE_EXE; }
+
+namespace {
+struct TempRoot {
+  std::filesystem::path path;
+  TempRoot() {
+    path = std::filesystem::temp_directory_path() / ("moqa-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempRoot() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+}  // namespace
+
+std::filesystem::path temp_dir(const std::string& tag) {
+  static TempRoot root;  // one per test process, removed at exit
+  static int counter = 0;
+  auto dir = root.path / (tag + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  const std::string full = command_line + " 2>&1";
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace moqa::test
