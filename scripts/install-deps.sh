@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ccache xz-utils
   libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev libtomlplusplus-dev
-  nlohmann-json3-dev libopenblas-dev liblapacke-dev libpcre2-dev libicu-dev
+  nlohmann-json3-dev libopenblas-dev liblapacke-dev libpcre2-dev libicu-dev liblzma-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-h5py python3-matplotlib
 )
