@@ -25,6 +25,7 @@ struct RopeConfig {
   double mscale = 1.0, mscale_all_dim = 0.0;  // yarn (DeepSeek)
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
   bool interleave = false;  // DeepSeek-V3 rope_interleave: rotate (even, odd) pairs
+  std::optional<double> attention_factor;  // yarn: explicit attention scaling instead of the mscale formula
 };
 
 // Multi-head latent attention (DeepSeek-V3).
@@ -73,14 +74,29 @@ struct ModelConfig {
   int64_t shared_expert_intermediate_size = 0;  // 0: no shared expert; DeepSeek: n_shared * moe width
   bool shared_expert_gated = false;             // qwen2_moe: sigmoid(shared_expert_gate(x)) * shared(x)
 
-  std::optional<int64_t> bos_token_id, eos_token_id;
+  std::optional<int64_t> bos_token_id, eos_token_id;  // eos_token_id: the first when config.json lists several
+  std::vector<int64_t> eos_token_ids;                  // all of them
   std::string torch_dtype;  // as declared; weights are read into float32 regardless
+  // Sliding-window attention span when the config enables it (Mixtral "sliding_window", Qwen
+  // "use_sliding_window"); nullopt = full causal attention.
+  std::optional<int64_t> sliding_window;
+  // quantization_config.quant_method of a pre-quantized checkpoint ("fp8" for DeepSeek-V3), else empty.
+  std::string weight_quantization;
+  // DeepSeek-V3 multi-token-prediction layers stored after the last decoder layer (not part of the forward).
+  int64_t num_nextn_predict_layers = 0;
 
   bool is_moe_layer(int64_t layer) const { return layer_is_moe.at(static_cast<size_t>(layer)); }
   int64_t num_moe_layers() const;
   // Parameters of one routed expert (gate, up and down projections).
   int64_t expert_parameter_count() const { return 3 * hidden_size * expert_intermediate_size; }
 };
+
+struct ParameterCounts {
+  int64_t total = 0;             // every weight, embeddings and lm_head included (lm_head once when tied)
+  int64_t routed_experts = 0;    // all routed experts of all MoE layers
+  int64_t active_per_token = 0;  // total minus the routed experts a token does not visit (top_k of num_experts)
+};
+ParameterCounts parameter_counts(const ModelConfig& config);
 
 // Parses and validates config.json. Unsupported model types, missing keys, wrong types and
 // inconsistent values throw moqa::Error naming the file and the key.
