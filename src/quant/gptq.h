@@ -1,0 +1,73 @@
+#pragma once
+// GPTQ (Frantar et al., 2022): quantize the input columns of W one at a time and, after each, spread the
+// rounding error over the not-yet-quantized columns so as to minimise ||(W - Q) X||^2 for the calibration
+// inputs X, as summarised by the Hessian H (hessian.h).
+//
+// The steps, in order (this is the reference the CUDA backend reproduces):
+//  1. Dead columns: H[i][i] == 0 means input i was always 0. Its row/column of H is cleared, H[i][i] = 1,
+//     and W[:, i] = 0 (0 is exactly on every grid, so such a column contributes no error).
+//  2. Damping: lambda = damp_fraction * mean(diag H), the mean taken over the original diagonal of all
+//     columns (dead ones count as 0), added to every diagonal entry.
+//  3. Processing order: input order, or with act_order the columns by descending original diag H (a
+//     stable sort: ties keep input order; dead columns come last). W's columns and H's rows/columns are
+//     permuted accordingly.
+//  4. U = the upper Cholesky factor of (H + lambda I)^-1 = U^T U, computed in double
+//     (inverse_cholesky_upper) and then rounded to float32.
+//  5. Column j of each row (float32): q = round onto the column's grid; err = (w_j - deq(q)) / U[j][j];
+//     w_k -= err * U[j][k] for every later column k. Columns are processed in blocks of block_size: the
+//     update inside a block is applied immediately, the update of all later columns once per block as
+//     one matrix product (the "lazy batch" form, same result up to float rounding).
+//  6. Grids (uniform_grid.h), per row and group:
+//     - per-channel (one group per row): fitted on the whole row of step 1's W before any update.
+//     - static_groups: groups are consecutive columns in input order, fitted on step 1's W before any
+//       update; the stored format needs no g_idx.
+//     - otherwise (dynamic groups, GPTQ's default): a group is group_size consecutive columns in
+//       processing order, fitted on the current (already error-updated) weights when its first column is
+//       reached. With act_order the groups are then not consecutive input columns and g_idx records the
+//       group of each input column: g_idx[perm[j]] = j / group_size. The block size is reduced to a
+//       multiple of group_size (or a divisor of it when group_size > block_size) so that a group's
+//       weights are always fully updated when it is fitted.
+// Everything is deterministic: same inputs give the same bytes for the same BLAS build and CPU. OpenBLAS
+// takes a different path with one thread than with several (2, 3, 4, 8, 16 threads agree with each other
+// but not with 1), so runs meant to match bit for bit must not mix OPENBLAS_NUM_THREADS=1 with more.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+#include "quant/format.h"
+#include "quant/hessian.h"
+
+namespace moqa::quant {
+
+struct GptqOptions {
+  double damp_fraction = 0.01;  // lambda = damp_fraction * mean(diag H); AutoGPTQ calls it damp_percent
+  int64_t block_size = 128;     // columns per lazy-batch block
+  bool act_order = false;       // process columns by descending diag H
+  bool static_groups = false;   // fit group grids up front on input-order groups (see step 6)
+};
+
+struct GptqResult {
+  QuantizedMatrix matrix;
+  // sum of err^2 over all steps. Equals trace((W0 - Q)(H' + lambda I)(W0 - Q)^T), with W0 = W after
+  // step 1 and H' = H after step 1: GPTQ's own measure of the error it left (a check of the algorithm).
+  double loss = 0.0;
+  double damping = 0.0;         // lambda
+  int64_t dead_columns = 0;
+};
+
+// weight: [out_features, in_features]; h: the normalised Hessian of the layer's inputs (h.cols ==
+// in_features), taken by value because it is modified in place (std::move it in when it is no longer
+// needed). `matrix` names the tensor in error messages.
+GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
+                         std::string_view matrix);
+
+// Step 4 on its own: for a symmetric positive definite [n, n] matrix (row-major, both triangles), the
+// upper-triangular U (row-major, strict lower part zero) with matrix^-1 = U^T U. Throws moqa::Error naming
+// `matrix` when it is not positive definite.
+std::vector<double> inverse_cholesky_upper(std::vector<double> values, int64_t n, std::string_view matrix);
+
+// Step 3's order for act_order: column indices by descending diagonal, ties in index order.
+std::vector<int32_t> act_order_permutation(const Hessian& h);
+
+}  // namespace moqa::quant

@@ -1,0 +1,184 @@
+#include "quant/rtn.h"
+
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "core/error.h"
+#include "quant/uniform_grid.h"
+#include "quant_test_data.h"
+
+namespace moqa::quant {
+namespace {
+
+double squared_error(const Tensor& a, const Tensor& b) {
+  double total = 0.0;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    const double d = double(a.data[static_cast<size_t>(i)]) - b.data[static_cast<size_t>(i)];
+    total += d * d;
+  }
+  return total;
+}
+
+// |w - deq| <= scale / 2 for every weight, with its own group's scale.
+void expect_within_half_scale(const Tensor& w, const QuantizedMatrix& q) {
+  const Tensor deq = dequantize(q);
+  for (int64_t r = 0; r < q.rows; ++r) {
+    for (int64_t c = 0; c < q.cols; ++c) {
+      const float scale = q.scales[static_cast<size_t>(r * q.groups() + c / q.group_size)];
+      const float w_rc = w.data[static_cast<size_t>(r * q.cols + c)];
+      const float err = std::fabs(w_rc - deq.data[static_cast<size_t>(r * q.cols + c)]);
+      // Half a step, plus float rounding of values of the size of the range.
+      const float slack = 1e-6f * (std::fabs(w_rc) + scale * float(max_code(q.bits)));
+      ASSERT_LE(err, scale * 0.5f + slack) << "row " << r << " col " << c << " w " << w_rc << " bits "
+                                                     << q.bits << " group " << q.group_size;
+    }
+  }
+}
+
+TEST(QuantRtn, ErrorIsWithinHalfAScaleInEveryGroup) {
+  const Tensor w = test::random_matrix(16, 192, 7);
+  for (int bits : {2, 3, 4, 6, 8}) {
+    for (bool symmetric : {false, true}) {
+      for (int64_t group : {int64_t{0}, int64_t{-1}, int64_t{32}, int64_t{64}, int64_t{192}}) {
+        const QuantizedMatrix q = quantize_rtn(w, QuantSpec{bits, group, symmetric}, "w");
+        ASSERT_EQ(q.group_size, group <= 0 ? 192 : group);
+        ASSERT_TRUE(q.g_idx.empty());
+        ASSERT_EQ(static_cast<int64_t>(q.packed.size()), 16 * ((192 * bits + 31) / 32));
+        for (uint8_t z : q.zeros) {
+          if (symmetric) {
+            ASSERT_EQ(z, 1 << (bits - 1));
+          } else {
+            ASSERT_LE(z, max_code(bits));
+          }
+        }
+        expect_within_half_scale(w, q);
+      }
+    }
+  }
+}
+
+TEST(QuantRtn, MoreBitsAndSmallerGroupsReduceTheError) {
+  const Tensor w = test::random_matrix(32, 256, 11);
+  double previous = INFINITY;
+  for (int bits : {2, 3, 4, 6, 8}) {
+    const double e = squared_error(w, dequantize(quantize_rtn(w, QuantSpec{bits, 64, false}, "w")));
+    EXPECT_LT(e, previous) << bits;
+    previous = e;
+  }
+  // Columns whose magnitude varies by group: one grid per row is a poor fit, one per 32 columns is not.
+  Tensor uneven = w;
+  for (int64_t r = 0; r < 32; ++r) {
+    for (int64_t c = 0; c < 256; ++c) uneven.data[static_cast<size_t>(r * 256 + c)] *= std::pow(4.0f, float(c / 32 % 4) - 2.0f);
+  }
+  const double per_channel = squared_error(uneven, dequantize(quantize_rtn(uneven, QuantSpec{4, 0, false}, "w")));
+  const double grouped = squared_error(uneven, dequantize(quantize_rtn(uneven, QuantSpec{4, 32, false}, "w")));
+  EXPECT_LT(grouped, 0.5 * per_channel);
+}
+
+TEST(QuantRtn, AsymmetricFitsOneSidedDataBetterThanSymmetric) {
+  Tensor w = test::random_matrix(8, 128, 3);
+  for (float& v : w.data) v = 1.0f + std::fabs(v);  // all positive
+  for (int bits : {2, 3, 4}) {
+    const double asym = squared_error(w, dequantize(quantize_rtn(w, QuantSpec{bits, 32, false}, "w")));
+    const double sym = squared_error(w, dequantize(quantize_rtn(w, QuantSpec{bits, 32, true}, "w")));
+    EXPECT_LT(asym, sym) << bits;
+  }
+  // Zero-centred data: both grids span about the same range; symmetric is within a factor of 2.
+  const Tensor centred = test::random_matrix(8, 128, 4);
+  const double asym = squared_error(centred, dequantize(quantize_rtn(centred, QuantSpec{4, 32, false}, "w")));
+  const double sym = squared_error(centred, dequantize(quantize_rtn(centred, QuantSpec{4, 32, true}, "w")));
+  EXPECT_LT(sym, 2.0 * asym);
+  EXPECT_LT(asym, 2.0 * sym);
+}
+
+TEST(QuantRtn, ZeroConstantAndDenormalGroupsGiveFiniteExactResults) {
+  Tensor w({4, 64}, 0.0f);  // row 0 all zero
+  for (int64_t c = 0; c < 64; ++c) {
+    w.data[static_cast<size_t>(64 + c)] = 0.3f;                  // constant positive
+    w.data[static_cast<size_t>(128 + c)] = -2.0f;                // constant negative
+    w.data[static_cast<size_t>(192 + c)] = c % 2 ? 1e-41f : -3e-42f;  // denormals
+  }
+  for (int bits : {2, 3, 4, 6, 8}) {
+    for (bool symmetric : {false, true}) {
+      const QuantizedMatrix q = quantize_rtn(w, QuantSpec{bits, 32, symmetric}, "w");
+      for (float s : q.scales) ASSERT_TRUE(std::isfinite(s) && s > 0.0f);
+      const Tensor deq = dequantize(q);
+      for (float v : deq.data) ASSERT_TRUE(std::isfinite(v));
+      for (int64_t c = 0; c < 64; ++c) {
+        ASSERT_EQ(deq.data[static_cast<size_t>(c)], 0.0f);  // zero stays exactly zero
+        ASSERT_LE(std::fabs(deq.data[static_cast<size_t>(192 + c)]), 1e-40f);
+        if (!symmetric) {  // a constant is an end point of its widened range: exact up to float rounding
+          ASSERT_NEAR(deq.data[static_cast<size_t>(64 + c)], 0.3f, 1e-6f);
+          ASSERT_NEAR(deq.data[static_cast<size_t>(128 + c)], -2.0f, 1e-6f);
+        }
+      }
+      expect_within_half_scale(w, q);
+    }
+  }
+}
+
+TEST(QuantRtn, GridFitMatchesTheDocumentedFormulas) {
+  const std::vector<float> group{-1.0f, 0.5f, 3.0f};
+  const GroupGrid asym = fit_grid(group, 2, false);
+  EXPECT_EQ(asym.scale, 3.0f / 3.0f - (-1.0f) / 3.0f);
+  EXPECT_EQ(asym.zero, 1);  // round(1 / 1.3333)
+  const GroupGrid sym = fit_grid(group, 2, true);
+  EXPECT_EQ(sym.scale, 2.0f * (3.0f / 3.0f));
+  EXPECT_EQ(sym.zero, 2);
+  EXPECT_EQ(quantize_value(3.0f, sym, 2), 3);   // clamps at maxq
+  EXPECT_EQ(quantize_value(-4.0f, sym, 2), 0);
+  EXPECT_EQ(quantize_value(1.0f, sym, 2), 3);   // 0.5 rounds away from zero
+  EXPECT_EQ(quantize_value(-1.0f, sym, 2), 1);  // -0.5 too
+  EXPECT_EQ(quantize_value(std::numeric_limits<float>::quiet_NaN(), sym, 2), 0);
+  EXPECT_EQ(dequantize_value(3, sym), 2.0f);
+}
+
+void expect_error_mentions(const std::function<void()>& call, const std::vector<std::string>& needles) {
+  try {
+    call();
+    FAIL() << "expected moqa::Error";
+  } catch (const Error& e) {
+    for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(QuantRtn, InvalidArgumentsNameTheMatrixAndTheValue) {
+  const Tensor w = test::random_matrix(4, 256, 1);
+  expect_error_mentions([&] { quantize_rtn(w, QuantSpec{5, 128, false}, "layers.3.w1"); }, {"layers.3.w1", "bits", "5"});
+  expect_error_mentions([&] { quantize_rtn(w, QuantSpec{4, 100, false}, "layers.3.w2"); },
+                        {"layers.3.w2", "group_size 100", "256"});
+  expect_error_mentions([&] { quantize_rtn(Tensor({256}), QuantSpec{}, "layers.3.w3"); }, {"layers.3.w3", "[256]"});
+  Tensor bad = w;
+  bad.data[5] = std::numeric_limits<float>::quiet_NaN();
+  expect_error_mentions([&] { quantize_rtn(bad, QuantSpec{}, "layers.0.w1"); }, {"layers.0.w1", "row 0", "column 5"});
+}
+
+TEST(QuantFormat, DequantizeRejectsCorruptedMatrices) {
+  const QuantizedMatrix good = quantize_rtn(test::random_matrix(4, 96, 2), QuantSpec{3, 32, false}, "w");
+  EXPECT_EQ(good.words_per_row(), 9);  // 96 * 3 bits
+  EXPECT_NO_THROW(dequantize(good, "w"));
+  QuantizedMatrix q = good;
+  q.zeros[3] = 8;
+  expect_error_mentions([&] { dequantize(q, "expert.7.w2"); }, {"expert.7.w2", "zero 3 is 8"});
+  q = good;
+  q.packed.pop_back();
+  expect_error_mentions([&] { dequantize(q, "w"); }, {"packed"});
+  q = good;
+  q.g_idx.assign(96, 0);
+  q.g_idx[40] = 3;
+  expect_error_mentions([&] { dequantize(q, "w"); }, {"g_idx[40] is 3"});
+  q = good;
+  q.scales[0] = INFINITY;
+  expect_error_mentions([&] { dequantize(q, "w"); }, {"scale 0"});
+  q = good;
+  q.bits = 5;
+  expect_error_mentions([&] { dequantize(q, "w"); }, {"bits", "5"});
+}
+
+}  // namespace
+}  // namespace moqa::quant
