@@ -126,6 +126,12 @@ Tensor CheckpointReader::load(std::string_view tensor, const Shape& expected_sha
   return load(tensor);
 }
 
+std::span<const std::byte> CheckpointReader::raw_bytes(std::string_view tensor) const {
+  return shard_for(tensor).bytes(entry(tensor));
+}
+
+std::filesystem::path CheckpointReader::file_of(std::string_view tensor) const { return shard_for(tensor).path(); }
+
 std::vector<std::filesystem::path> CheckpointReader::opened_files() const {
   std::vector<std::filesystem::path> files;
   for (const auto& [name, shard] : shards_) files.push_back(shard->path());

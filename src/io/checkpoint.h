@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ class CheckpointReader {
   // Loads as float32; the second form also checks the shape ("... has shape [4, 8], expected [8, 4]").
   Tensor load(std::string_view tensor) const;
   Tensor load(std::string_view tensor, const Shape& expected_shape) const;
+  // The tensor's stored little-endian bytes, unconverted (not necessarily aligned; valid while the reader
+  // lives): for integer data float32 cannot hold exactly, such as packed uint32 codes.
+  std::span<const std::byte> raw_bytes(std::string_view tensor) const;
+  // The shard file that holds `tensor` (for messages).
+  std::filesystem::path file_of(std::string_view tensor) const;
   // The shard files that have been mapped so far (tests check that a rank maps only what it needs).
   std::vector<std::filesystem::path> opened_files() const;
 
