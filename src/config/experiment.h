@@ -1,0 +1,230 @@
+#pragma once
+// The experiment schema as plain data: what an experiment TOML says, fully resolved (defaults filled in,
+// paths absolute, derived values computed). Later stages read only this struct, never the TOML.
+// docs/CONFIG.md documents every key; src/config/schema.h binds the keys to these members.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace moqa::config {
+
+// Stages run in this order whatever order the TOML lists them in.
+enum class Stage { calibrate, allocate, quantize, evaluate };
+enum class ComputeDtype { float32, bfloat16, float16 };
+enum class TextFormat { text, jsonl };
+enum class SampleMode { random_offsets, disjoint };
+enum class ChannelSignificance { mean_abs, rms, saliency, hessian_diag };
+enum class SignificanceFit { mean, mean_var };
+enum class ChannelMeasure { variance, range };
+enum class AllocationMethod { uniform, moqa, moqa_v1, frequency, budgeted };
+enum class AllocationScope { layer, global };
+enum class ThresholdMode { mean_ratio, quantile };
+enum class FrequencyFill { breadth, depth };
+enum class QuantMethod { rtn, gptq };
+// Groups of weights, used both for "what stays in full precision" and "what counts in the average".
+enum class WeightGroup { experts, shared_experts, attention, router, dense_layers, embeddings, lm_head };
+enum class EvalKind { perplexity, zero_shot };
+enum class ZeroShotTask { arc_challenge, arc_easy, rte, piqa, copa, cb };
+enum class Distribution { known, novel };
+enum class Device { automatic, cpu, cuda };
+
+// TOML spelling of each enumerator, indexed by the enumerator's value.
+template <class E>
+struct EnumNames;
+#define MOQA_ENUM_NAMES(E, ...)                                                      \
+  template <>                                                                        \
+  struct EnumNames<E> {                                                              \
+    static constexpr auto names = std::to_array<std::string_view>({__VA_ARGS__});   \
+  }
+MOQA_ENUM_NAMES(Stage, "calibrate", "allocate", "quantize", "evaluate");
+MOQA_ENUM_NAMES(ComputeDtype, "float32", "bfloat16", "float16");
+MOQA_ENUM_NAMES(TextFormat, "text", "jsonl");
+MOQA_ENUM_NAMES(SampleMode, "random_offsets", "disjoint");
+MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_diag");
+MOQA_ENUM_NAMES(SignificanceFit, "mean", "mean_var");
+MOQA_ENUM_NAMES(ChannelMeasure, "variance", "range");
+MOQA_ENUM_NAMES(AllocationMethod, "uniform", "moqa", "moqa-v1", "frequency", "budgeted");
+MOQA_ENUM_NAMES(AllocationScope, "layer", "global");
+MOQA_ENUM_NAMES(ThresholdMode, "mean_ratio", "quantile");
+MOQA_ENUM_NAMES(FrequencyFill, "breadth", "depth");
+MOQA_ENUM_NAMES(QuantMethod, "rtn", "gptq");
+MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router", "dense_layers", "embeddings",
+                "lm_head");
+MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
+MOQA_ENUM_NAMES(ZeroShotTask, "arc_challenge", "arc_easy", "rte", "piqa", "copa", "cb");
+MOQA_ENUM_NAMES(Distribution, "known", "novel");
+MOQA_ENUM_NAMES(Device, "auto", "cpu", "cuda");
+#undef MOQA_ENUM_NAMES
+
+template <class E>
+constexpr std::string_view name_of(E value) {
+  return EnumNames<E>::names[static_cast<size_t>(value)];
+}
+
+template <class E>
+constexpr std::optional<E> parse_enum(std::string_view name) {
+  const auto& names = EnumNames<E>::names;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<E>(i);
+  return std::nullopt;
+}
+
+// Bit widths the quantizers implement.
+inline constexpr std::array<int, 5> kSupportedBits{2, 3, 4, 6, 8};
+
+struct ExperimentSection {
+  std::string name;                     // required; [A-Za-z0-9_.-]+
+  int64_t seed = 0;                     // every seeded choice (sampling, FCM init) derives from it
+  std::filesystem::path output_dir;     // resolved; default <cwd>/results/<name>
+  std::vector<Stage> stages{Stage::calibrate, Stage::allocate, Stage::quantize, Stage::evaluate};
+  std::string description;
+  bool operator==(const ExperimentSection&) const = default;
+};
+
+struct ModelSection {
+  std::filesystem::path path;       // Hugging Face model directory (has config.json)
+  std::filesystem::path tokenizer;  // tokenizer.json; empty = byte-level ids (TOML: "bytes")
+  ComputeDtype compute_dtype = ComputeDtype::float32;
+  bool byte_level_tokens() const { return tokenizer.empty(); }
+  bool operator==(const ModelSection&) const = default;
+};
+
+// One calibration distribution D.
+struct CalibrationSet {
+  std::string name;
+  std::filesystem::path path;  // .xz-compressed files allowed
+  TextFormat format = TextFormat::text;
+  std::string field = "text";  // jsonl: the field holding the text
+  int64_t samples = 32;        // windows drawn by the seeded sampler
+  SampleMode sampling = SampleMode::random_offsets;
+  int64_t seq_len = 512;       // tokens per window
+  int64_t max_tokens = 0;      // tokenize at most this many tokens of the file; 0 = whole file
+  bool operator==(const CalibrationSet&) const = default;
+};
+
+struct AnalysisSection {
+  bool activation = true;    // stage 1: routed-token counts, gate mass
+  bool significance = true;  // stage 2: channel and expert significance
+  bool correlation = true;   // stage 3: co-activation counts and correlation
+  ChannelSignificance channel_significance = ChannelSignificance::mean_abs;
+  bool router_weighted = true;     // weight each token's activations by its gate probability
+  double token_reweighting = 0.0;  // v1's factor `a`; 0 = off
+  SignificanceFit fit = SignificanceFit::mean;
+  double channel_fraction = 0.01;  // fraction of channels per expert tracked for channel adjustment
+  ChannelMeasure channel_measure = ChannelMeasure::variance;  // cross-distribution change of S_ch
+  bool operator==(const AnalysisSection&) const = default;
+};
+
+struct AllocationSection {
+  AllocationMethod method = AllocationMethod::moqa;
+  double target_bits = 3.0;               // parameter-weighted mean bits (uniform: the width itself)
+  std::vector<int> candidate_bits{2, 4, 6, 8};  // sorted ascending
+  AllocationScope scope = AllocationScope::layer;
+  bool enforce_budget = false;            // moqa, moqa-v1: demote until the mean is within target_bits
+  bool budget_counts_all_linear = false;  // target over all linear weights (count_in_average), not experts only
+  double significance_std_weight = 0.0;   // score = mean + weight * std of S_exp across distributions
+  int64_t fcm_clusters = 4;
+  double fcm_m = 2.0;
+  double fcm_tolerance = 1e-6;
+  int64_t fcm_max_iterations = 300;
+  int64_t fcm_restarts = 4;
+  double overlap_margin = 0.1;  // top-two membership gap below which the lower precision wins
+  ThresholdMode v1_threshold_mode = ThresholdMode::mean_ratio;
+  double v1_threshold = 1.0;    // T: mean_ratio: high iff S >= T * layer mean; quantile: top (1 - T)
+  int v1_high_bits = 0;         // 0: the smallest candidate above target_bits
+  int v1_low_bits = 0;          // 0: the largest candidate below target_bits
+  bool v1_coactivation = false;
+  double v1_coactivation_threshold = 0.5;
+  FrequencyFill frequency_fill = FrequencyFill::breadth;
+  int64_t max_dp_cells = int64_t{1} << 25;  // budgeted: DP table size before the budget unit is coarsened
+  std::vector<WeightGroup> count_in_average{WeightGroup::experts, WeightGroup::shared_experts,
+                                            WeightGroup::attention, WeightGroup::router,
+                                            WeightGroup::dense_layers};
+  bool operator==(const AllocationSection&) const = default;
+};
+
+struct QuantizationSection {
+  QuantMethod method = QuantMethod::gptq;
+  int64_t group_size = 128;  // 0 = per output channel (TOML also accepts -1)
+  bool symmetric = false;
+  bool act_order = false;
+  double damp_percent = 0.01;  // GPTQ damping, fraction of mean diag(H)
+  int64_t block_size = 128;    // GPTQ lazy-update block (columns)
+  bool static_groups = false;  // GPTQ with act_order: group grids fitted up front in input order
+  std::vector<WeightGroup> keep_full_precision{WeightGroup::shared_experts, WeightGroup::attention,
+                                               WeightGroup::router,         WeightGroup::dense_layers,
+                                               WeightGroup::embeddings,     WeightGroup::lm_head};
+  bool channel_adjustment = false;
+  bool save_checkpoint = false;
+  bool export_dequantized = false;
+  bool keeps(WeightGroup group) const;
+  bool operator==(const QuantizationSection&) const = default;
+};
+
+struct EvaluationSet {
+  std::string name;
+  EvalKind kind = EvalKind::perplexity;
+  std::filesystem::path path;
+  TextFormat format = TextFormat::text;  // default: jsonl for zero_shot and *.jsonl[.xz], else text
+  std::string field = "text";
+  std::optional<ZeroShotTask> task;      // zero_shot only
+  Distribution distribution = Distribution::novel;  // default: known iff path is a calibration path
+  int64_t seq_len = 512;
+  int64_t stride = 512;                  // default seq_len
+  int64_t max_tokens = 0;                // 0 = whole file
+  bool keep_partial_last = false;        // also score a shorter last window
+  int64_t limit = 0;                     // zero_shot: at most this many examples; 0 = all
+  bool operator==(const EvaluationSet&) const = default;
+};
+
+struct RuntimeSection {
+  Device device = Device::automatic;
+  int64_t threads = 0;  // 0 = hardware concurrency / ranks per node
+  int64_t batch_windows = 4;
+  bool stream_weights = false;
+  double progress_interval_s = 2.0;  // 0 = only the final line of each stage
+  bool resume = false;
+  bool operator==(const RuntimeSection&) const = default;
+};
+
+// One [sweep] entry: a dotted key and the values it takes, as TOML literals.
+struct SweepAxis {
+  std::string key;
+  std::vector<std::string> values;
+  std::vector<std::string> origins;  // "file:line:column" of each value, for messages
+  // Where the values were written is not part of what the sweep is.
+  bool operator==(const SweepAxis& other) const { return key == other.key && values == other.values; }
+};
+
+// Set when this experiment is one run of a sweep.
+struct SweepRunInfo {
+  int64_t index = -1;  // -1: not a sweep run
+  int64_t count = 0;
+  std::string suffix;  // appended to output_dir
+  std::vector<std::pair<std::string, std::string>> assignments;  // (key, TOML literal)
+  bool operator==(const SweepRunInfo&) const = default;
+};
+
+struct Experiment {
+  ExperimentSection experiment;
+  ModelSection model;
+  std::vector<CalibrationSet> calibration;
+  AnalysisSection analysis;
+  AllocationSection allocation;
+  QuantizationSection quantization;
+  std::vector<EvaluationSet> evaluation;
+  RuntimeSection runtime;
+  std::vector<SweepAxis> sweep;  // empty for a single run and for an expanded sweep run
+  SweepRunInfo run;
+  std::filesystem::path config_file;  // absolute path of the TOML it came from (not part of the TOML)
+
+  bool has_stage(Stage stage) const;
+  bool operator==(const Experiment&) const = default;
+};
+
+}  // namespace moqa::config

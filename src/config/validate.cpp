@@ -1,0 +1,209 @@
+#include "config/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "config/read_context.h"
+
+namespace moqa::config {
+namespace {
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+TextFormat format_from_extension(const std::filesystem::path& path) {
+  const std::string name = path.filename().string();
+  return ends_with(name, ".jsonl") || ends_with(name, ".jsonl.xz") ? TextFormat::jsonl : TextFormat::text;
+}
+
+std::string bits_list(const std::vector<int>& bits) {
+  std::string out = "[";
+  for (size_t i = 0; i < bits.size(); ++i) out += cat(i ? ", " : "", bits[i]);
+  return out + "]";
+}
+
+// Names of [[calibration]] / [[evaluation]] entries must be unique: results are keyed by them.
+template <class Set>
+void check_unique_names(const std::vector<Set>& sets, const std::string& section, ReadContext& context) {
+  std::map<std::string, size_t> first;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    const std::string key = cat(section, ".", i, ".name");
+    if (!context.valid(key) || sets[i].name.empty()) continue;
+    auto [it, inserted] = first.emplace(sets[i].name, i);
+    if (!inserted)
+      context.error(context.where(key), key,
+                    cat("found \"", sets[i].name, "\" again (first at ",
+                        context.where(cat(section, ".", it->second, ".name")).str(),
+                        "), expected a name unique among the [[", section, "]] tables"));
+  }
+}
+
+void resolve_experiment(Experiment& e, ReadContext& context) {
+  auto& stages = e.experiment.stages;
+  std::sort(stages.begin(), stages.end());  // the pipeline order, whatever order the file lists
+  if (!context.present("experiment.output_dir") && !e.experiment.name.empty())
+    e.experiment.output_dir = (context.cwd() / "results" / e.experiment.name).lexically_normal();
+}
+
+void resolve_model(Experiment& e, ReadContext& context) {
+  auto& model = e.model;
+  if (!context.valid("model.path") || model.path.empty()) return;
+  if (context.check_paths() && !std::filesystem::exists(model.path / "config.json"))
+    context.error(context.where("model.path"), "model.path",
+                  cat("found directory \"", model.path.string(),
+                      "\" without config.json, expected a Hugging Face model directory"));
+  if (!context.present("model.tokenizer")) {
+    model.tokenizer = model.path / "tokenizer.json";
+    if (context.check_paths() && std::filesystem::is_directory(model.path) &&
+        !std::filesystem::is_regular_file(model.tokenizer))
+      context.error(context.where("model"), "model.tokenizer",
+                    cat("missing, and the default \"", model.tokenizer.string(),
+                        "\" does not exist, expected the path of a tokenizer.json or \"bytes\" for byte-level ids"));
+  }
+}
+
+void resolve_calibration(Experiment& e, ReadContext& context) {
+  for (size_t i = 0; i < e.calibration.size(); ++i) {
+    auto& set = e.calibration[i];
+    if (!context.present(cat("calibration.", i, ".format"))) set.format = format_from_extension(set.path);
+  }
+  check_unique_names(e.calibration, "calibration", context);
+}
+
+void resolve_allocation(Experiment& e, ReadContext& context) {
+  auto& a = e.allocation;
+  std::sort(a.candidate_bits.begin(), a.candidate_bits.end());
+  const bool bits_ok = context.valid("allocation.candidate_bits") && context.valid("allocation.method");
+  if (bits_ok && context.valid("allocation.target_bits")) {
+    if (a.method == AllocationMethod::uniform) {
+      const bool supported = std::any_of(kSupportedBits.begin(), kSupportedBits.end(),
+                                         [&](int bits) { return a.target_bits == bits; });
+      if (!supported)
+        context.error(context.where("allocation.target_bits"), "allocation.target_bits",
+                      cat("found ", toml_float_literal(a.target_bits),
+                          " with method = \"uniform\", expected one of the widths 2, 3, 4, 6 or 8"));
+    } else if (a.target_bits < a.candidate_bits.front() ||
+               (a.target_bits > a.candidate_bits.back() && !a.budget_counts_all_linear)) {
+      // (Over all linear weights, full-precision parts raise the mean: only the floor is certain here.)
+      context.error(context.where("allocation.target_bits"), "allocation.target_bits",
+                    cat("found ", toml_float_literal(a.target_bits), ", expected a number in [",
+                        a.candidate_bits.front(), ", ", a.candidate_bits.back(), "] (the range of candidate_bits ",
+                        bits_list(a.candidate_bits), ")"));
+    }
+  }
+  const bool v1 = context.valid("allocation.method") && a.method == AllocationMethod::moqa_v1;
+  if (v1 && context.valid("allocation.candidate_bits")) {
+    for (const auto& [dotted, bits] : {std::pair<std::string, int>{"allocation.v1_low_bits", a.v1_low_bits},
+                                       std::pair<std::string, int>{"allocation.v1_high_bits", a.v1_high_bits}}) {
+      if (bits != 0 && context.valid(dotted) &&
+          std::find(a.candidate_bits.begin(), a.candidate_bits.end(), bits) == a.candidate_bits.end())
+        context.error(context.where(dotted), dotted,
+                      cat("found ", bits, ", expected 0 (automatic) or one of candidate_bits ",
+                          bits_list(a.candidate_bits)));
+    }
+  }
+  if (v1 && a.v1_low_bits != 0 && a.v1_high_bits != 0 && context.valid("allocation.v1_low_bits") &&
+      context.valid("allocation.v1_high_bits") && a.v1_low_bits >= a.v1_high_bits)
+    context.error(context.where("allocation.v1_low_bits"), "allocation.v1_low_bits",
+                  cat("found ", a.v1_low_bits, " with v1_high_bits = ", a.v1_high_bits,
+                      ", expected fewer bits than v1_high_bits"));
+  if (context.valid("allocation.v1_threshold_mode") && a.v1_threshold_mode == ThresholdMode::quantile &&
+      context.valid("allocation.v1_threshold") && a.v1_threshold > 1.0)
+    context.error(context.where("allocation.v1_threshold"), "allocation.v1_threshold",
+                  cat("found ", toml_float_literal(a.v1_threshold),
+                      " with v1_threshold_mode = \"quantile\", expected a number in [0, 1]"));
+}
+
+void resolve_quantization(Experiment& e, ReadContext& /*context*/) {
+  if (e.quantization.group_size < 0) e.quantization.group_size = 0;  // -1 and 0 both mean per-channel
+}
+
+void resolve_evaluation(Experiment& e, ReadContext& context) {
+  for (size_t i = 0; i < e.evaluation.size(); ++i) {
+    auto& set = e.evaluation[i];
+    const std::string prefix = cat("evaluation.", i, ".");
+    const bool zero_shot = set.kind == EvalKind::zero_shot;
+    if (!context.present(prefix + "format"))
+      set.format = zero_shot ? TextFormat::jsonl : format_from_extension(set.path);
+    const bool kind_ok = context.valid(prefix + "kind");
+    if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task"))
+      context.error(context.where(prefix.substr(0, prefix.size() - 1)), prefix + "task",
+                    "missing, expected one of \"arc_challenge\", \"arc_easy\", \"rte\", \"piqa\", \"copa\" or \"cb\" "
+                    "because kind = \"zero_shot\"");
+    if (kind_ok && !zero_shot && set.task)
+      context.error(context.where(prefix + "task"), prefix + "task",
+                    cat("found \"", name_of(*set.task), "\" with kind = \"perplexity\", expected no task "
+                        "(task is for kind = \"zero_shot\")"));
+    if (kind_ok && zero_shot && set.format != TextFormat::jsonl && context.valid(prefix + "format"))
+      context.error(context.where(prefix + "format"), prefix + "format",
+                    "found \"text\" with kind = \"zero_shot\", expected \"jsonl\" (one task example per line)");
+    if (!context.present(prefix + "stride")) {
+      set.stride = set.seq_len;
+    } else if (context.valid(prefix + "stride") && context.valid(prefix + "seq_len") && set.stride > set.seq_len) {
+      context.error(context.where(prefix + "stride"), prefix + "stride",
+                    cat("found ", set.stride, ", expected at most seq_len = ", set.seq_len,
+                        " (windows may overlap, not leave gaps)"));
+    }
+    if (!context.present(prefix + "distribution")) {
+      const bool known = std::any_of(e.calibration.begin(), e.calibration.end(),
+                                     [&](const CalibrationSet& c) { return c.path == set.path; });
+      set.distribution = known ? Distribution::known : Distribution::novel;
+    }
+  }
+  check_unique_names(e.evaluation, "evaluation", context);
+}
+
+// What each stage needs from the rest of the file.
+void check_stage_requirements(const Experiment& e, ReadContext& context) {
+  if (!context.valid("experiment.stages")) return;
+  const Location stages_at = context.where("experiment.stages");
+  const bool calibrates = e.has_stage(Stage::calibrate);
+  const bool statistics_reused = e.runtime.resume;
+  // A [[calibration]] / [[evaluation]] of the wrong type was reported already; "missing" would be noise.
+  const bool no_calibration = e.calibration.empty() && context.valid("calibration");
+  const bool no_evaluation = e.evaluation.empty() && context.valid("evaluation");
+  if (calibrates && no_calibration)
+    context.error(stages_at, "calibration",
+                  "missing, expected at least one [[calibration]] table because experiment.stages includes "
+                  "\"calibrate\"");
+  if (e.has_stage(Stage::evaluate) && no_evaluation)
+    context.error(stages_at, "evaluation",
+                  "missing, expected at least one [[evaluation]] table because experiment.stages includes "
+                  "\"evaluate\"");
+  const bool needs_statistics = e.allocation.method != AllocationMethod::uniform;
+  if (context.valid("allocation.method") && needs_statistics && !calibrates && !statistics_reused &&
+      e.has_stage(Stage::allocate))
+    context.error(context.present("allocation.method") ? context.where("allocation.method") : stages_at,
+                  "allocation.method",
+                  cat("found \"", name_of(e.allocation.method),
+                      "\" without the \"calibrate\" stage, expected \"uniform\", or \"calibrate\" in "
+                      "experiment.stages, or runtime.resume = true to reuse the statistics of an earlier run"));
+  if (context.valid("quantization.method") && e.quantization.method == QuantMethod::gptq &&
+      e.has_stage(Stage::quantize) && no_calibration)
+    context.error(context.present("quantization.method") ? context.where("quantization.method") : stages_at,
+                  "quantization.method",
+                  "found \"gptq\" without any [[calibration]] table, expected \"rtn\" or a [[calibration]] table "
+                  "(GPTQ needs calibration inputs)");
+  if (e.has_stage(Stage::quantize) && !e.has_stage(Stage::allocate) && needs_statistics && !statistics_reused &&
+      context.valid("allocation.method"))
+    context.error(stages_at, "experiment.stages",
+                  cat("found \"quantize\" without \"allocate\" while allocation.method = \"",
+                      name_of(e.allocation.method),
+                      "\", expected \"allocate\" as well, or runtime.resume = true to reuse an earlier allocation"));
+}
+
+}  // namespace
+
+void resolve_and_validate(Experiment& experiment, ReadContext& context) {
+  resolve_experiment(experiment, context);
+  resolve_model(experiment, context);
+  resolve_calibration(experiment, context);
+  resolve_allocation(experiment, context);
+  resolve_quantization(experiment, context);
+  resolve_evaluation(experiment, context);
+  check_stage_requirements(experiment, context);
+}
+
+}  // namespace moqa::config

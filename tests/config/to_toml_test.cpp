@@ -1,0 +1,67 @@
+// to_toml prints the resolved experiment; parsing the print gives the same Experiment back.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/load.h"
+#include "config/sweep.h"
+#include "config/to_toml.h"
+#include "config_fixture.h"
+
+namespace moqa::config::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST_F(ConfigTest, ToTomlRoundTripsTheMinimalConfig) {
+  const Experiment e = parse(minimal());
+  const std::string printed = to_toml(e);
+  EXPECT_THAT(printed, HasSubstr("[experiment]\nname = \"t\"\nseed = 0\n"));
+  EXPECT_THAT(printed, HasSubstr("tokenizer = \"" + (dir_ / "model" / "tokenizer.json").generic_string() + "\"\n"));
+  EXPECT_THAT(printed, HasSubstr("fcm_tolerance = 1e-06\n"));
+  EXPECT_THAT(printed, HasSubstr("channel_fraction = 0.01\n"));
+  EXPECT_THAT(printed, HasSubstr("stride = 512\n"));
+  EXPECT_THAT(printed, HasSubstr("distribution = \"novel\"\n"));
+  const Experiment again = parse(printed);
+  EXPECT_EQ(again, e);
+  EXPECT_EQ(to_toml(again), printed);
+}
+
+TEST_F(ConfigTest, ToTomlRoundTripsEveryKindOfValue) {
+  std::string full = minimal();
+  full.replace(full.find("path = \"model\""), 14,
+               "path = \"model\"\ntokenizer = \"bytes\"\ncompute_dtype = \"float16\"");
+  full.insert(full.find("\n\n[model]"), "\ndescription = \"quote \\\" and \\\\ and\\nnewline\"\nseed = 123456789");
+  full += "kind = \"zero_shot\"\ntask = \"arc_easy\"\nlimit = 5\n"
+          "\n[allocation]\nmethod = \"moqa-v1\"\ntarget_bits = 3.3\ncandidate_bits = [8, 3, 2]\n"
+          "\n[quantization]\nkeep_full_precision = []\ngroup_size = -1\n"
+          "\n[sweep]\n\"runtime.threads\" = [1, 2]\n\"experiment.description\" = [\"a b\", \"c\"]\n";
+  const Experiment e = parse(full);
+  EXPECT_TRUE(e.model.byte_level_tokens());
+  const std::string printed = to_toml(e);
+  EXPECT_THAT(printed, HasSubstr("tokenizer = \"bytes\"\n"));
+  EXPECT_THAT(printed, HasSubstr("description = \"quote \\\" and \\\\ and\\nnewline\"\n"));
+  EXPECT_THAT(printed, HasSubstr("target_bits = 3.3\n"));
+  EXPECT_THAT(printed, HasSubstr("candidate_bits = [2, 3, 8]\n"));
+  EXPECT_THAT(printed, HasSubstr("keep_full_precision = []\n"));
+  EXPECT_THAT(printed, HasSubstr("group_size = 0\n"));
+  EXPECT_THAT(printed, HasSubstr("task = \"arc_easy\"\n"));
+  EXPECT_THAT(printed, HasSubstr("[sweep]\n\"runtime.threads\" = [1, 2]\n\"experiment.description\" = [\"a b\", \"c\"]\n"));
+  const Experiment again = parse(printed);
+  EXPECT_EQ(again, e);
+  EXPECT_EQ(expand_sweep(again).size(), 4u);
+}
+
+TEST_F(ConfigTest, ToTomlOfASweepRunRecordsTheRun) {
+  const std::string text = minimal() + "\n[sweep]\n\"allocation.target_bits\" = [2.5, 3.5]\n";
+  const auto runs = expand_sweep(parse(text));
+  const Experiment run = parse_sweep_run(text, file(), options(), runs[1], 2);
+  const std::string printed = to_toml(run);
+  EXPECT_THAT(printed, HasSubstr("# Sweep run 1 of 2 (target_bits-3.5): allocation.target_bits = 3.5;\n"));
+  EXPECT_THAT(printed, ::testing::Not(HasSubstr("[sweep]")));
+  Experiment again = parse(printed);
+  again.run = run.run;  // the run's identity lives in comments, not keys
+  EXPECT_EQ(again, run);
+}
+
+}  // namespace
+}  // namespace moqa::config::test
