@@ -1,0 +1,132 @@
+#pragma once
+// The compute interface every model, analysis and evaluation step goes through. One implementation per
+// device (cpu/ now, cuda/ later); model code only sees this header, so adding a device changes no model
+// code. Each operation below has exactly one CPU implementation (src/backend/cpu/kernels.h), which is
+// the reference the CUDA kernels are tested against.
+//
+// Conventions
+// - Activations are matrices [rows, cols] (Array::rows/cols); a batch of `windows` sequences of
+//   `seq_len` tokens is stored window-major: row = window * seq_len + position.
+// - Weights follow PyTorch nn.Linear: [out_features, in_features]; linear computes x · Wᵀ (+ bias).
+// - Computation is float32 with float32 (or wider) accumulation. A backend may store weights in a
+//   narrower type (upload_weight) but never changes what an operation computes.
+// - Operations that the host needs the result of (routing decisions, losses) return host values: those
+//   are the only implicit device->host transfers.
+// - Shapes are checked; a mismatch throws moqa::Error naming the operation and both shapes.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/array.h"
+#include "backend/routing.h"
+#include "core/tensor.h"
+
+namespace moqa::backend {
+
+// Layout of a rotary embedding applied in place to x [rows, heads * head_stride]: in every head, the
+// columns [offset, offset + rot_dim) are rotated; row r has position r % seq_len.
+struct RopeLayout {
+  int64_t seq_len = 0;
+  int64_t heads = 1;
+  int64_t head_stride = 0;  // columns per head in x
+  int64_t offset = 0;       // first rotated column inside a head
+  int64_t rot_dim = 0;      // rotated columns (even)
+  // false: rotate-half pairing (i, i + rot_dim/2), the Llama/Hugging Face convention.
+  // true: adjacent pairs (2i, 2i+1) (DeepSeek-V3 rope_interleave; equal attention scores to HF's
+  // de-interleave-then-rotate-half, since q and k are permuted alike).
+  bool interleaved = false;
+};
+
+// Causal self-attention over `windows` independent sequences of `seq_len` tokens.
+// q [windows*seq_len, heads*qk_dim], k [.., kv_heads*qk_dim], v [.., kv_heads*v_dim]; query head h uses
+// key/value head h / (heads / kv_heads) (grouped-query attention). Output [.., heads*v_dim].
+struct AttentionShape {
+  int64_t windows = 0;
+  int64_t seq_len = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;
+  int64_t qk_dim = 0;
+  int64_t v_dim = 0;
+  float scale = 1.0f;  // multiplies q·k before the softmax
+  int64_t window = 0;  // sliding window: > 0 lets query i see keys j with i - window < j <= i only
+};
+
+// Per row: for i in [0, count): dst[row, dst_offset + i*dst_stride + j] = src[row, src_offset +
+// i*src_stride + j] for j in [0, width). src_stride 0 repeats the same source block (broadcast).
+// Splits and concatenations of column blocks (MLA's key/value assembly) are all this one operation.
+struct BlockCopy {
+  int64_t count = 1;
+  int64_t width = 0;
+  int64_t src_offset = 0, src_stride = 0;
+  int64_t dst_offset = 0, dst_stride = 0;
+};
+
+// Scores and decisions of Backend::route.
+struct RouteResult {
+  Routing routing;  // host
+  Array scores;     // [tokens, n_experts]: softmax or sigmoid of the logits (unbiased)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu (OpenBLAS, 2 threads)": for logs and provenance.
+  virtual std::string describe() const = 0;
+
+  // ---- Transfers -------------------------------------------------------------------------------
+  virtual Array upload(const Tensor& host) = 0;         // activations: stored as float32
+  virtual Array upload_weight(const Tensor& host) = 0;  // weights: the backend chooses the storage type
+  virtual Tensor download(const Array& array) = 0;
+  virtual Array zeros(const Shape& shape) = 0;
+  virtual Array copy(const Array& array) = 0;  // an independent duplicate
+
+  // ---- Operations ------------------------------------------------------------------------------
+  // Rows of table [vocab, d] for each id -> [ids.size(), d]. An id outside [0, vocab) throws.
+  virtual Array embedding(const Array& table, std::span<const int32_t> ids) = 0;
+
+  // x [n, in] · weight[out, in]ᵀ (+ bias [out]) -> [n, out].
+  virtual Array linear(const Array& x, const Array& weight, const Array* bias) = 0;
+
+  // Root-mean-square norm (Hugging Face RMSNorm, float32): every group of g = weight.size() consecutive
+  // columns is scaled by 1/sqrt(mean(x²) + eps) and then by weight. g = cols normalises whole rows;
+  // g = head_dim normalises each head (Qwen3 q/k norm). cols must be a multiple of g.
+  virtual Array rms_norm(const Array& x, const Array& weight, float eps) = 0;
+
+  // In place. cos and sin are [seq_len, rot_dim/2] tables (position p, frequency i).
+  virtual void rope(Array& x, const Array& cos, const Array& sin, const RopeLayout& layout) = 0;
+
+  virtual Array attention(const Array& q, const Array& k, const Array& v, const AttentionShape& shape) = 0;
+
+  // SwiGLU activation: silu(gate) * up, elementwise ([n, f] each).
+  virtual Array silu_mul(const Array& gate, const Array& up) = 0;
+
+  virtual void add(Array& dst, const Array& src) = 0;            // dst += src (same shape)
+  virtual void scale_rows(Array& x, const Array& scales) = 0;    // x[r, :] *= scales[r]; scales has x.rows() values
+  virtual void sigmoid(Array& x) = 0;                            // in place
+  virtual void clamp(Array& x, float limit) = 0;                 // in place, to [-limit, limit]
+  virtual void copy_blocks(const Array& src, Array& dst, const BlockCopy& blocks) = 0;  // same rows
+
+  // Rows of x at `rows` -> [rows.size(), x.cols()].
+  virtual Array gather_rows(const Array& x, std::span<const int32_t> rows) = 0;
+  // dst[rows[i], :] += weights[i] * src[i, :], in the order given (a row may repeat).
+  virtual void scatter_add_rows(Array& dst, const Array& src, std::span<const int32_t> rows,
+                                std::span<const float> weights) = 0;
+
+  // Router: logits [tokens, n_experts] ->
+  //   scores = softmax(logits) or sigmoid(logits) per row (float32);
+  //   choice = scores + selection_bias (if any); with n_group > 1, each group of n_experts/n_group
+  //     experts is rated by the sum of its two best choice values, all but the topk_group best groups
+  //     are masked to 0, then the top_k experts by choice value are chosen (ties: lower index first);
+  //   weights = the chosen (unbiased) scores, divided by their sum if normalize, times scaling.
+  // This reproduces Mixtral, Qwen2/3-MoE, OLMoE, DeepSeek-MoE and DeepSeek-V3 routing.
+  virtual RouteResult route(const Array& logits, const RouterSpec& spec) = 0;
+
+  // Negative log-likelihood of targets[r] under log_softmax(logits[r, :]) for every row -> host [rows].
+  // Each target must lie in [0, cols).
+  virtual std::vector<float> nll(const Array& logits, std::span<const int32_t> targets) = 0;
+};
+
+}  // namespace moqa::backend

@@ -1,0 +1,34 @@
+#pragma once
+// How a MoE layer's routed experts are run. The model routes tokens and hands the executor the
+// normalised hidden states and the routing; the executor returns Σ_k w_k · expert_k(x_t) per token.
+// LocalExpertExecutor runs every expert in this process; a distributed executor (src/dist) ships token
+// rows to the rank owning each expert, which runs Model::run_expert on them, and ships the outputs back.
+#include <cstdint>
+
+#include "backend/array.h"
+#include "backend/routing.h"
+
+namespace moqa::model {
+
+class Model;
+class ForwardObserver;
+
+class ExpertExecutor {
+ public:
+  virtual ~ExpertExecutor() = default;
+  // x: [tokens, hidden]; routing covers the same tokens. Returns [tokens, hidden]. Calls
+  // observer->on_expert_input (when an observer is given) for every expert it runs, before running it,
+  // and passes the observer on to Model::run_expert.
+  virtual backend::Array run(Model& model, int64_t layer, const backend::Array& x, const backend::Routing& routing,
+                             ForwardObserver* observer) = 0;
+};
+
+// Runs the experts one after another in ascending index order and sums their weighted outputs per token
+// in that order (the order transformers uses). Every expert that receives tokens must be loaded here.
+class LocalExpertExecutor final : public ExpertExecutor {
+ public:
+  backend::Array run(Model& model, int64_t layer, const backend::Array& x, const backend::Routing& routing,
+                     ForwardObserver* observer) override;
+};
+
+}  // namespace moqa::model

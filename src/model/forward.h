@@ -1,0 +1,29 @@
+#pragma once
+// The whole forward pass composed from the layer-by-layer API, for evaluation, tests and benchmarks.
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "model/model.h"
+
+namespace moqa::model {
+
+// What forward() can record on the host, in transformers' output_hidden_states convention:
+// hidden_states[0] = embeddings, [i] = output of layer i-1, the last entry taken AFTER the final norm
+// (num_layers + 1 entries); router_logits[layer] = [tokens, n_experts] for MoE layers (empty for dense).
+struct ForwardTrace {
+  bool hidden_states = false;
+  bool router_logits = false;
+  std::vector<Tensor> hidden;
+  std::vector<Tensor> routers;
+};
+
+// Logits [windows*seq_len, vocab] on the host.
+Tensor forward_logits(Model& model, const TokenBatch& batch, const LayerContext& context = {},
+                      ForwardTrace* trace = nullptr);
+
+// Runs every layer over several batches layer-major (all batches through layer L, then L+1), which keeps
+// one layer resident in streaming mode while the batches' hidden states stay in memory.
+void forward_layers_layer_major(Model& model, std::vector<HiddenStates>& batches, const LayerContext& context = {});
+
+}  // namespace moqa::model
