@@ -92,10 +92,10 @@ std::string read_text(const std::filesystem::path& path) {
   return bytes;
 }
 
-std::vector<std::string> read_jsonl(const std::filesystem::path& path, std::string_view field) {
+std::vector<JsonlLine> read_jsonl_lines(const std::filesystem::path& path) {
   const std::string text = read_text(path);
-  std::vector<std::string> records;
-  size_t line_number = 0;
+  std::vector<JsonlLine> lines;
+  int64_t line_number = 0;
   for (size_t begin = 0; begin < text.size();) {
     size_t end = text.find('\n', begin);
     if (end == std::string::npos) end = text.size();
@@ -103,17 +103,25 @@ std::vector<std::string> read_jsonl(const std::filesystem::path& path, std::stri
     const std::string_view line(text.data() + begin, end - begin);
     begin = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    lines.push_back({line_number, std::string(line)});
+  }
+  return lines;
+}
+
+std::vector<std::string> read_jsonl(const std::filesystem::path& path, std::string_view field) {
+  std::vector<std::string> records;
+  for (const JsonlLine& line : read_jsonl_lines(path)) {
     nlohmann::json record;
     try {
-      record = nlohmann::json::parse(line);
+      record = nlohmann::json::parse(line.text);
     } catch (const nlohmann::json::parse_error& e) {
-      fail(path.string(), ":", line_number, ": invalid JSON: ", e.what());
+      fail(path.string(), ":", line.number, ": invalid JSON: ", e.what());
     }
-    if (!record.is_object()) fail(path.string(), ":", line_number, ": expected a JSON object per line");
+    if (!record.is_object()) fail(path.string(), ":", line.number, ": expected a JSON object per line");
     const auto value = record.find(field);
-    if (value == record.end()) fail(path.string(), ":", line_number, ": missing field \"", field, "\"");
+    if (value == record.end()) fail(path.string(), ":", line.number, ": missing field \"", field, "\"");
     if (!value->is_string()) {
-      fail(path.string(), ":", line_number, ": field \"", field, "\" is not a string (found ", value->type_name(), ")");
+      fail(path.string(), ":", line.number, ": field \"", field, "\" is not a string (found ", value->type_name(), ")");
     }
     records.push_back(value->get<std::string>());
   }
