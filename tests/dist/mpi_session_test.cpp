@@ -1,0 +1,55 @@
+// MpiSession and the string broadcast under mpiexec (registered for 1 and 3 ranks).
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include "dist/mpi_session.h"
+
+namespace moqa::dist {
+namespace {
+
+MpiSession& session() {
+  // MPI is already initialised by the MPI test main, so this session neither inits nor finalises.
+  static int argc = 0;
+  static char** argv = nullptr;
+  static MpiSession instance(argc, argv);
+  return instance;
+}
+
+TEST(MpiSession, ReportsTheRankLayout) {
+  int rank = -1, size = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  EXPECT_EQ(session().rank(), rank);
+  EXPECT_EQ(session().size(), size);
+  EXPECT_EQ(session().is_root(), rank == 0);
+  EXPECT_GE(session().local_rank(), 0);
+  EXPECT_LT(session().local_rank(), session().local_size());
+  EXPECT_LE(session().local_size(), size);
+}
+
+TEST(MpiSession, BroadcastsStringsFromAnyRoot) {
+  const int rank = session().rank();
+  const int last = session().size() - 1;
+  EXPECT_EQ(broadcast_string(session().world(), rank == 0 ? "config text\nwith lines" : "ignored"),
+            "config text\nwith lines");
+  EXPECT_EQ(broadcast_string(session().world(), rank == last ? "from the last rank" : "", last), "from the last rank");
+  EXPECT_EQ(broadcast_string(session().world(), rank == 0 ? "" : "not empty"), "");
+  std::string big(3'000'000, 'x');
+  big[1234567] = '\0';  // binary-safe
+  EXPECT_EQ(broadcast_string(session().world(), rank == 0 ? big : std::string()), big);
+}
+
+TEST(Communicator, OwnsASplitCommunicator) {
+  MPI_Comm half = MPI_COMM_NULL;
+  ASSERT_EQ(MPI_Comm_split(MPI_COMM_WORLD, session().rank() % 2, session().rank(), &half), MPI_SUCCESS);
+  Communicator comm(half);
+  const int expected = (session().size() + (session().rank() % 2 == 0 ? 1 : 0)) / 2;
+  EXPECT_EQ(comm.size(), expected);
+  EXPECT_EQ(comm.rank(), session().rank() / 2);
+  Communicator moved(std::move(comm));
+  EXPECT_EQ(comm.get(), MPI_COMM_NULL);
+  EXPECT_EQ(moved.size(), expected);
+}
+
+}  // namespace
+}  // namespace moqa::dist
