@@ -1,2 +1,4 @@
-#include <iostream>
-int main() { std::cout << "moqa-pipeline: not wired yet\n"; return 0; }
+// moqa-pipeline: see app/pipeline_main.h.
+#include "app/pipeline_main.h"
+
+int main(int argc, char** argv) { return moqa::app::pipeline_main(argc, argv); }

@@ -1,0 +1,122 @@
+#include "analysis/accumulators.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace moqa::analysis {
+
+LayerAccumulator make_layer_accumulator(int64_t layer, int64_t experts, int64_t channels, int64_t top_k,
+                                        bool coactivation) {
+  MOQA_CHECK(experts > 0 && channels > 0 && top_k > 0 && top_k <= experts, "analysis: layer ", layer,
+             ": cannot accumulate statistics for ", experts, " experts, ", channels, " channels, top-", top_k);
+  LayerAccumulator acc;
+  acc.layer = layer;
+  acc.experts = experts;
+  acc.channels = channels;
+  acc.top_k = top_k;
+  acc.coactivation_enabled = coactivation;
+  const auto e = static_cast<size_t>(experts);
+  const auto ec = static_cast<size_t>(experts * channels);
+  acc.routed_count.assign(e, 0);
+  if (coactivation) acc.coactivation.assign(e * e, 0);
+  acc.gate_mass.assign(e, 0.0);
+  acc.router_prob_mass.assign(e, 0.0);
+  acc.weight_mass.assign(e, 0.0);
+  acc.abs_sum.assign(ec, 0.0);
+  acc.sq_sum.assign(ec, 0.0);
+  acc.weighted_abs_sum.assign(ec, 0.0);
+  acc.weighted_sq_sum.assign(ec, 0.0);
+  acc.abs_max.assign(ec, 0.0);
+  return acc;
+}
+
+void accumulate(LayerAccumulator& acc, const RoutedBatch& batch, bool gate_weighted) {
+  const backend::Routing& routing = batch.routing;
+  const int64_t tokens = routing.tokens;
+  const int64_t k = routing.top_k;
+  const int64_t channels = acc.channels, experts = acc.experts;
+  MOQA_CHECK(k == acc.top_k, "analysis: layer ", acc.layer, ": routing chooses ", k, " experts per token, expected ",
+             acc.top_k);
+  MOQA_CHECK(static_cast<int64_t>(routing.experts.size()) == tokens * k &&
+                 static_cast<int64_t>(routing.weights.size()) == tokens * k,
+             "analysis: layer ", acc.layer, ": routing of ", tokens, " tokens holds ", routing.experts.size(),
+             " choices and ", routing.weights.size(), " weights, expected ", tokens * k);
+  MOQA_CHECK(static_cast<int64_t>(batch.inputs.size()) == tokens * channels, "analysis: layer ", acc.layer, ": ",
+             batch.inputs.size(), " input values for ", tokens, " tokens of ", channels, " channels");
+  MOQA_CHECK(static_cast<int64_t>(batch.scores.size()) == tokens * experts, "analysis: layer ", acc.layer, ": ",
+             batch.scores.size(), " router scores for ", tokens, " tokens of ", experts, " experts");
+  MOQA_CHECK(static_cast<int64_t>(batch.token_weights.size()) == tokens, "analysis: layer ", acc.layer, ": ",
+             batch.token_weights.size(), " token weights for ", tokens, " tokens");
+
+  for (int64_t t = 0; t < tokens; ++t) {
+    const double r = batch.token_weights[static_cast<size_t>(t)];
+    acc.token_weight_sum += r;
+    const float* score = batch.scores.data() + t * experts;
+    for (int64_t e = 0; e < experts; ++e) acc.router_prob_mass[static_cast<size_t>(e)] += score[e];
+
+    const float* x = batch.inputs.data() + t * channels;
+    for (int64_t s = 0; s < k; ++s) {
+      const int64_t e = routing.expert(t, s);
+      MOQA_CHECK(e >= 0 && e < experts, "analysis: layer ", acc.layer, ": token ", t, " routed to expert ", e,
+                 ", outside [0, ", experts, ")");
+      for (int64_t other = 0; other < s; ++other)
+        MOQA_CHECK(routing.expert(t, other) != e, "analysis: layer ", acc.layer, ": token ", t,
+                   " routed to expert ", e, " twice");
+      const double g = routing.weight(t, s);
+      const double w = r * (gate_weighted ? g : 1.0);
+      const auto ue = static_cast<size_t>(e);
+      acc.routed_count[ue] += 1;
+      acc.gate_mass[ue] += g;
+      acc.weight_mass[ue] += w;
+      const size_t base = ue * static_cast<size_t>(channels);
+      double* abs_sum = acc.abs_sum.data() + base;
+      double* sq_sum = acc.sq_sum.data() + base;
+      double* wabs = acc.weighted_abs_sum.data() + base;
+      double* wsq = acc.weighted_sq_sum.data() + base;
+      double* amax = acc.abs_max.data() + base;
+      for (int64_t c = 0; c < channels; ++c) {
+        const double v = x[c];
+        const double a = std::fabs(v);
+        const double q = v * v;
+        abs_sum[c] += a;
+        sq_sum[c] += q;
+        wabs[c] += w * a;
+        wsq[c] += w * q;
+        amax[c] = std::max(amax[c], a);
+      }
+      if (acc.coactivation_enabled) {
+        for (int64_t s2 = 0; s2 < k; ++s2) {
+          const auto e2 = static_cast<size_t>(routing.expert(t, s2));
+          acc.coactivation[ue * static_cast<size_t>(experts) + e2] += 1;
+        }
+      }
+    }
+  }
+  acc.tokens += tokens;
+}
+
+void merge(LayerAccumulator& acc, const LayerAccumulator& other) {
+  MOQA_CHECK(acc.layer == other.layer && acc.experts == other.experts && acc.channels == other.channels &&
+                 acc.top_k == other.top_k && acc.coactivation_enabled == other.coactivation_enabled,
+             "analysis: cannot merge statistics of layer ", other.layer, " (", other.experts, " experts x ",
+             other.channels, " channels) into layer ", acc.layer, " (", acc.experts, " x ", acc.channels, ")");
+  const auto add = [](auto& into, const auto& from) {
+    for (size_t i = 0; i < into.size(); ++i) into[i] += from[i];
+  };
+  acc.tokens += other.tokens;
+  acc.token_weight_sum += other.token_weight_sum;
+  add(acc.routed_count, other.routed_count);
+  add(acc.coactivation, other.coactivation);
+  add(acc.gate_mass, other.gate_mass);
+  add(acc.router_prob_mass, other.router_prob_mass);
+  add(acc.weight_mass, other.weight_mass);
+  add(acc.abs_sum, other.abs_sum);
+  add(acc.sq_sum, other.sq_sum);
+  add(acc.weighted_abs_sum, other.weighted_abs_sum);
+  add(acc.weighted_sq_sum, other.weighted_sq_sum);
+  for (size_t i = 0; i < acc.abs_max.size(); ++i) acc.abs_max[i] = std::max(acc.abs_max[i], other.abs_max[i]);
+}
+
+}  // namespace moqa::analysis

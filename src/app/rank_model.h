@@ -1,0 +1,31 @@
+#pragma once
+// The model as one rank of a run holds it: the backend of runtime.device/threads, the expert-to-rank
+// plan (the same as --dry-run's), the model with only this rank's routed experts loaded, and the
+// executor that runs a MoE layer's experts (expert-parallel over MPI on several ranks, local on one).
+// Every stage that runs the model opens it through here.
+#include <memory>
+
+#include "backend/backend.h"
+#include "config/experiment.h"
+#include "dist/mpi_session.h"
+#include "dist/shard_plan.h"
+#include "model/expert_executor.h"
+#include "model/model.h"
+
+namespace moqa::app {
+
+struct RankModel {
+  std::unique_ptr<backend::Backend> backend;
+  dist::ShardPlan plan;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<model::ExpertExecutor> experts;
+};
+
+// Collective when there are several ranks (the executor duplicates the world communicator). A missing
+// or mis-shaped tensor of an owned expert throws on the owning rank only; the caller aborts the job.
+RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session);
+
+// runtime.threads, or (0) the hardware threads shared among the ranks of this node, at least 1.
+int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session);
+
+}  // namespace moqa::app

@@ -1,0 +1,252 @@
+// The distributed calibration (expert-parallel forward over MPI_COMM_WORLD, statistics reduced to rank 0)
+// against a reference computed in the same process by rank 0 alone (MPI_COMM_SELF, every expert local,
+// another batch size). Run under mpiexec with 1, 2, 3 and 4 ranks: integer statistics must match the
+// reference exactly, floating ones within kRelativeTolerance of the array's largest magnitude.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "analysis/allocation_input.h"
+#include "analysis/calibrate.h"
+#include "backend/factory.h"
+#include "dist/alltoall_executor.h"
+#include "dist/shard_plan.h"
+#include "model/expert_executor.h"
+#include "support/test_support.h"
+
+namespace moqa::analysis {
+namespace {
+
+// Float statistics: the largest difference of an array, relative to its largest magnitude. Two sources:
+// float64 sums added in another order, and the float32 forward itself, whose matmuls round differently
+// when a different number of rows shares a call (the batches and each expert's row block differ between
+// rank counts and batch sizes): a float32 ulp or so, up to 3e-7 measured (in a maximum), 1e-6 allowed.
+constexpr double kRelativeTolerance = 1e-6;
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+int world_size() {
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
+
+// Two distributions over the tiny models' 512-token vocabulary: byte-like ids of a repetitive English
+// text, and pseudo-random ids from the upper half of the vocabulary.
+std::vector<int32_t> prose_tokens(size_t n) {
+  const std::string text =
+      "the experts of a mixture route each token to a few of them; some see many tokens and others few. ";
+  std::vector<int32_t> ids;
+  uint32_t state = 12345;
+  while (ids.size() < n) {
+    state = state * 1664525u + 1013904223u;
+    const size_t from = (state >> 8) % text.size();
+    for (size_t i = from; i < text.size() && ids.size() < n; ++i) ids.push_back(static_cast<unsigned char>(text[i]));
+  }
+  return ids;
+}
+
+std::vector<int32_t> number_tokens(size_t n) {
+  std::vector<int32_t> ids(n);
+  uint32_t state = 777;
+  for (auto& id : ids) {
+    state = state * 22695477u + 1u;
+    id = 256 + static_cast<int32_t>((state >> 16) % 256);
+  }
+  return ids;
+}
+
+std::vector<DistributionSample> samples() {
+  return {sample_distribution("prose", prose_tokens(3000), 24, 10, 1),
+          sample_distribution("numbers", number_tokens(3000), 24, 10, 2)};
+}
+
+struct CalibrationRun {
+  std::vector<DistributionStatistics> distributions;
+  std::vector<SynthesizedLayer> synthesized;
+};
+
+// Collective over `comm`: expert-parallel when comm has several ranks.
+CalibrationRun calibrate(const std::string& family, MPI_Comm comm, int64_t batch_windows, const config::AnalysisSection& options) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  auto backend = backend::make_backend({.device = "cpu", .threads = 1});
+  const auto dir = test::data_dir() / "arch" / family;
+  const ModelConfig config = load_hf_config(dir / "config.json");
+  const dist::ShardPlan plan = dist::make_shard_plan(config, size);
+  model::Model model = model::Model::open(dir, *backend, {.owns_expert = dist::owned_by(plan, rank)});
+  std::unique_ptr<model::ExpertExecutor> experts;
+  if (size == 1)
+    experts = std::make_unique<model::LocalExpertExecutor>();
+  else
+    experts = std::make_unique<dist::AlltoallExpertExecutor>(comm, plan);
+  CalibrationWorld world{.model = model, .experts = *experts, .comm = comm, .plan = plan,
+                         .batch_windows = batch_windows};
+  CalibrationRun run;
+  for (const DistributionSample& sample : samples())
+    run.distributions.push_back(measure_distribution(world, sample, options));
+  if (rank == 0) run.synthesized = synthesize(run.distributions);
+  return run;
+}
+
+void expect_close(const std::vector<double>& actual, const std::vector<double>& expected, const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  double scale = 0.0;
+  for (const double v : expected) scale = std::max(scale, std::fabs(v));
+  double worst = 0.0;
+  for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - expected[i]));
+  EXPECT_LE(worst, kRelativeTolerance * scale) << what << ": largest difference " << worst << " of scale " << scale;
+}
+
+// Invariants that hold for any correct statistics.
+void expect_consistent(const DistributionStatistics& d, const ModelConfig& config) {
+  ASSERT_EQ(d.layers.size(), moe_layers(config).size());
+  for (const LayerStatistics& s : d.layers) {
+    const LayerAccumulator& a = s.sums;
+    const std::string where = d.name + " layer " + std::to_string(a.layer);
+    EXPECT_EQ(a.tokens, d.tokens()) << where;
+    EXPECT_EQ(std::accumulate(a.routed_count.begin(), a.routed_count.end(), int64_t{0}), d.tokens() * config.top_k)
+        << where;
+    const auto e = static_cast<size_t>(a.experts);
+    for (size_t i = 0; i < e && !a.coactivation.empty(); ++i) {
+      EXPECT_EQ(a.coactivation[i * e + i], a.routed_count[i]) << where;
+      for (size_t j = 0; j < e; ++j) EXPECT_EQ(a.coactivation[i * e + j], a.coactivation[j * e + i]) << where;
+    }
+    const double total = std::accumulate(s.expert_significance.begin(), s.expert_significance.end(), 0.0);
+    EXPECT_NEAR(total, 1.0, 1e-12) << where;
+    EXPECT_EQ(a.token_weight_sum > 0.0, true) << where;
+  }
+}
+
+void expect_same(const CalibrationRun& actual, const CalibrationRun& reference) {
+  ASSERT_EQ(actual.distributions.size(), reference.distributions.size());
+  for (size_t d = 0; d < reference.distributions.size(); ++d) {
+    const DistributionStatistics& a = actual.distributions[d];
+    const DistributionStatistics& r = reference.distributions[d];
+    EXPECT_EQ(a.window_starts, r.window_starts);
+    ASSERT_EQ(a.layers.size(), r.layers.size());
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+      const LayerStatistics& x = a.layers[l];
+      const LayerStatistics& y = r.layers[l];
+      const std::string where = r.name + " layer " + std::to_string(y.sums.layer) + " ";
+      EXPECT_EQ(x.sums.tokens, y.sums.tokens) << where;
+      EXPECT_EQ(x.sums.routed_count, y.sums.routed_count) << where;
+      EXPECT_EQ(x.sums.coactivation, y.sums.coactivation) << where;
+      expect_close({x.sums.token_weight_sum}, {y.sums.token_weight_sum}, where + "token_weight_sum");
+      expect_close(x.sums.gate_mass, y.sums.gate_mass, where + "gate_mass");
+      expect_close(x.sums.router_prob_mass, y.sums.router_prob_mass, where + "router_prob_mass");
+      expect_close(x.sums.weight_mass, y.sums.weight_mass, where + "weight_mass");
+      expect_close(x.sums.abs_sum, y.sums.abs_sum, where + "abs_sum");
+      expect_close(x.sums.sq_sum, y.sums.sq_sum, where + "sq_sum");
+      expect_close(x.sums.weighted_abs_sum, y.sums.weighted_abs_sum, where + "weighted_abs_sum");
+      expect_close(x.sums.weighted_sq_sum, y.sums.weighted_sq_sum, where + "weighted_sq_sum");
+      expect_close(x.sums.abs_max, y.sums.abs_max, where + "abs_max");
+      expect_close(x.column_norms, y.column_norms, where + "column_norms");
+      expect_close(x.channel_significance, y.channel_significance, where + "channel_significance");
+      expect_close(x.expert_significance, y.expert_significance, where + "expert_significance");
+      expect_close(x.correlation, y.correlation, where + "correlation");
+    }
+  }
+  ASSERT_EQ(actual.synthesized.size(), reference.synthesized.size());
+  for (size_t l = 0; l < reference.synthesized.size(); ++l) {
+    expect_close(actual.synthesized[l].significance.mean, reference.synthesized[l].significance.mean, "S_exp mean");
+    expect_close(actual.synthesized[l].significance.variance, reference.synthesized[l].significance.variance,
+                 "S_exp variance");
+    EXPECT_EQ(actual.synthesized[l].coactivation, reference.synthesized[l].coactivation);
+  }
+}
+
+struct Case {
+  std::string family;
+  bool all_stages;
+};
+
+class AnalysisCalibrateMpi : public ::testing::TestWithParam<Case> {};
+
+config::AnalysisSection options_for(const Case& c) {
+  config::AnalysisSection o;
+  if (c.all_stages) {
+    o.channel_significance = config::ChannelSignificance::saliency;
+    o.token_reweighting = 0.5;
+    o.fit = config::SignificanceFit::mean_var;
+  } else {
+    o.activation = false;
+    o.significance = false;
+    o.correlation = false;
+    o.channel_significance = config::ChannelSignificance::hessian_diag;
+  }
+  return o;
+}
+
+TEST_P(AnalysisCalibrateMpi, StatisticsDoNotDependOnTheNumberOfRanks) {
+  const Case c = GetParam();
+  const config::AnalysisSection options = options_for(c);
+  const CalibrationRun distributed = calibrate(c.family, MPI_COMM_WORLD, 3, options);
+  if (world_rank() != 0) {
+    EXPECT_TRUE(distributed.distributions.front().layers.empty());  // only rank 0 holds the statistics
+    EXPECT_EQ(distributed.distributions.front().windows, 10);
+    return;
+  }
+  const CalibrationRun reference = calibrate(c.family, MPI_COMM_SELF, 4, options);
+  const ModelConfig config = load_hf_config(test::data_dir() / "arch" / c.family / "config.json");
+  for (const auto& d : distributed.distributions) expect_consistent(d, config);
+  expect_same(distributed, reference);
+  SCOPED_TRACE(world_size());
+}
+
+TEST_P(AnalysisCalibrateMpi, StageSwitchesChangeWhatIsComputed) {
+  const Case c = GetParam();
+  const config::AnalysisSection options = options_for(c);
+  const CalibrationRun run = calibrate(c.family, MPI_COMM_WORLD, 2, options);
+  if (world_rank() != 0) return;
+  const ModelConfig config = load_hf_config(test::data_dir() / "arch" / c.family / "config.json");
+  CalibrationResult result{.options = options, .moe_layers = moe_layers(config), .distributions = run.distributions,
+                           .synthesized = run.synthesized};
+  const allocate::AllocationInput input = make_allocation_input(result, config);
+  ASSERT_EQ(input.layers.size(), result.moe_layers.size());
+  for (size_t l = 0; l < input.layers.size(); ++l) {
+    const LayerStatistics& prose = run.distributions[0].layers[l];
+    if (c.all_stages) {
+      // Gate-weighted, re-weighted saliency: S_exp is not the routed fraction; correlation is measured.
+      EXPECT_NE(prose.expert_significance, prose.routed_fraction);
+      EXPECT_EQ(input.layers[l].coactivation.size(), static_cast<size_t>(config.num_experts * config.num_experts));
+      EXPECT_FALSE(prose.column_norms.empty());
+      double variance = 0.0;
+      for (const auto& e : input.layers[l].experts) variance += e.significance_variance;
+      EXPECT_GT(variance, 0.0);  // two distributions that route differently
+    } else {
+      // Every stage off: each routed pair weighs 1 and S_exp is the routed fraction itself.
+      for (size_t e = 0; e < prose.routed_fraction.size(); ++e)
+        EXPECT_DOUBLE_EQ(prose.expert_significance[e], prose.routed_fraction[e]);
+      EXPECT_EQ(prose.sums.weight_mass[0], static_cast<double>(prose.sums.routed_count[0]));
+      EXPECT_TRUE(prose.sums.coactivation.empty());
+      EXPECT_TRUE(input.layers[l].coactivation.empty());
+      for (const auto& e : input.layers[l].experts) EXPECT_EQ(e.significance_variance, 0.0);
+    }
+    EXPECT_EQ(input.layers[l].experts.size(), static_cast<size_t>(config.num_experts));
+    EXPECT_EQ(input.layers[l].experts[0].params, config.expert_parameter_count());
+  }
+  const auto s_ch = channel_significance_by_expert(result);
+  ASSERT_EQ(s_ch.size(), result.moe_layers.size());
+  EXPECT_EQ(s_ch[0][0].shape, (Shape{2, config.hidden_size}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, AnalysisCalibrateMpi,
+                         ::testing::Values(Case{"mixtral", true}, Case{"mixtral", false}, Case{"deepseek_v3", true},
+                                           Case{"qwen2_moe", false}),
+                         [](const auto& param_info) {
+                           return param_info.param.family + (param_info.param.all_stages ? "_all_stages" : "_stages_off");
+                         });
+
+}  // namespace
+}  // namespace moqa::analysis
