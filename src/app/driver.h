@@ -3,13 +3,16 @@
 // stage_registry() (driver.cpp); a stage without an entry is reported as not implemented and skipped.
 // A stage signals failure by throwing; moqa-pipeline then aborts the job with the rank and reason.
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <span>
 
+#include "allocate/allocation.h"
 #include "analysis/calibrate.h"
 #include "config/experiment.h"
 #include "dist/mpi_session.h"
 #include "io/hdf5_file.h"
+#include "model/weight_source.h"
 
 namespace moqa::app {
 
@@ -25,6 +28,13 @@ struct RunContext {
   // Set by the calibrate stage; the statistics are complete on rank 0 only (analysis/calibrate.h,
   // analysis/allocation_input.h builds the allocation's input from them).
   std::optional<analysis::CalibrationResult> calibration;
+  // Set by the allocate stage on every rank (computed on rank 0, broadcast): bits per (layer, expert)
+  // and the achieved averages (experts only / all linear weights).
+  std::optional<allocate::Allocation> allocation;
+  // Set by the quantize stage: this rank's weights of the quantized model (quantized linears dequantized
+  // on load, everything kept in full precision passed through from the checkpoint). The evaluate stage
+  // builds the quantized model from it; null = no quantized model in this run.
+  std::shared_ptr<const model::WeightSource> quantized_weights;
 };
 
 using StageFunction = void (*)(RunContext& context);
