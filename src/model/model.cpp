@@ -15,9 +15,12 @@ namespace {
 
 // Configurations the forward pass cannot run faithfully are refused up front, naming the config key.
 void check_supported(const ModelConfig& c) {
-  MOQA_CHECK(c.weight_quantization.empty(), c.source.string(), ": quantization_config.quant_method is \"",
-             c.weight_quantization, "\": pre-quantized checkpoints are not supported (convert the weights to ",
-             "bf16/fp16/fp32 first)");
+  // moqa's own quantized checkpoints (quant/checkpoint.h) are read through CheckpointWeights, which
+  // dequantizes their weights on load; other formats (fp8, GPTQ exports, ...) are not.
+  MOQA_CHECK(c.weight_quantization.empty() || c.weight_quantization == "moqa", c.source.string(),
+             ": quantization_config.quant_method is \"", c.weight_quantization,
+             "\": pre-quantized checkpoints are not supported (convert the weights to bf16/fp16/fp32 first; moqa's own "
+             "quantized checkpoints, quant_method \"moqa\", are)");
   MOQA_CHECK(static_cast<int64_t>(c.layer_is_moe.size()) == c.num_layers, c.source.string(), ": ",
              c.layer_is_moe.size(), " layer kinds for ", c.num_layers, " layers");
   MOQA_CHECK(c.head_dim > 0 && rotary_dim(c) % 2 == 0, c.source.string(), ": rotary dimension ", rotary_dim(c),
@@ -166,6 +169,9 @@ Array Model::apply(const LinearWeights& w, const Array& x, const LinearId& id, F
 Array Model::swiglu(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down, const Array& x,
                     LinearId gate_id, ForwardObserver* observer) {
   // gate, up and down are consecutive in the Linear enumeration for dense, shared and routed MLPs alike.
+  static_assert(static_cast<int>(Linear::dense_down) == static_cast<int>(Linear::dense_gate) + 2 &&
+                static_cast<int>(Linear::shared_down) == static_cast<int>(Linear::shared_gate) + 2 &&
+                static_cast<int>(Linear::expert_down) == static_cast<int>(Linear::expert_gate) + 2);
   const LinearId up_id{gate_id.layer, static_cast<Linear>(static_cast<int>(gate_id.kind) + 1), gate_id.expert};
   const LinearId down_id{gate_id.layer, static_cast<Linear>(static_cast<int>(gate_id.kind) + 2), gate_id.expert};
   const Array g = apply(gate, x, gate_id, observer);

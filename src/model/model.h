@@ -13,6 +13,12 @@
 // Memory: weights of every layer stay resident unless options.stream_weights, in which case exactly one
 // decoder layer is resident at a time (loading layer L releases the others; embeddings, final norm and
 // lm_head stay). Routed experts a process does not own (options.owns_expert) are never loaded.
+//
+// Hooks for later stages: a ForwardObserver (observer.h) sees every MoE layer's routing (router logits,
+// scores, chosen experts and weights, the normalised inputs), every expert's input rows and every linear
+// layer's input; an ExpertExecutor (expert_executor.h) decides where routed experts run; weights come
+// from a WeightSource (weight_source.h), can be read (weight / weight_tensor, listed by layer_linears in
+// weight_names.h) and replaced (set_weight; a routed expert's w1/w3/w2 are Linear::expert_gate/up/down).
 #include <cstdint>
 #include <filesystem>
 #include <functional>

@@ -94,6 +94,8 @@ double rope_attention_factor(const ModelConfig& config) {
   const RopeConfig& rope = config.rope;
   if (rope.scaling != RopeScaling::yarn) return 1.0;
   if (rope.attention_factor) return *rope.attention_factor;
+  // transformers uses the ratio only when config.json sets both mscale and mscale_all_dim; ModelConfig
+  // cannot tell an absent mscale from 1.0, so a config with mscale_all_dim alone gets the ratio here.
   if (rope.mscale != 0.0 && rope.mscale_all_dim != 0.0)
     return yarn_mscale(rope.factor, rope.mscale) / yarn_mscale(rope.factor, rope.mscale_all_dim);
   return yarn_mscale(rope.factor, 1.0);

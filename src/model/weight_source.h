@@ -22,6 +22,8 @@ class WeightSource {
 };
 
 // A Hugging Face safetensors checkpoint (single file or sharded); F32/F16/BF16 are read into float32.
+// Also reads moqa's quantized checkpoints (quant/checkpoint.h): a weight stored quantized is dequantized
+// on load, so a quantized model directory can be evaluated like any other.
 class CheckpointWeights final : public WeightSource {
  public:
   explicit CheckpointWeights(const std::filesystem::path& model_dir);
