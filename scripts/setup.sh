@@ -21,10 +21,10 @@ fi
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 # Parsers of untrusted files also run under AddressSanitizer + UBSan (corrupted-input tests included).
-BUILD_DIR=build-asan bash scripts/build.sh -DMOQA_SANITIZE=address -DMOQA_CUDA=OFF -DMOQA_BUILD_BENCH=OFF \
-  >/dev/null
-for t in build-asan/tests/io/test_io build-asan/tests/tokenizer/test_tokenizer build-asan/tests/config/test_config; do
-  [[ -x $t ]] || continue
-  echo "[moqa] AddressSanitizer: $t"
-  ASAN_OPTIONS=detect_leaks=1 "$t" --gtest_brief=1
+asan_tests=(io/test_io tokenizer/test_tokenizer config/test_config data/test_data quant/test_quant)
+BUILD_DIR=build-asan BUILD_TARGETS="${asan_tests[*]##*/}" bash scripts/build.sh -DMOQA_SANITIZE=address \
+  -DMOQA_CUDA=OFF -DMOQA_BUILD_BENCH=OFF >/dev/null
+for t in "${asan_tests[@]}"; do
+  echo "[moqa] AddressSanitizer + UBSan: tests/$t"
+  ASAN_OPTIONS=detect_leaks=1 "build-asan/tests/$t" --gtest_brief=1
 done
