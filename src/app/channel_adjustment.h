@@ -1,0 +1,64 @@
+#pragma once
+// Channel-level adjustment for novel distributions (PAPER.md §4.3; docs/QUANTIZATION.md §5).
+//   Plan (allocate stage, rank 0, broadcast): per routed expert the analysis.channel_fraction hidden
+//   channels whose S_ch changes most across the calibration distributions (allocate/channel_plan.h), and
+//   per novel [[evaluation]] perplexity set the allocation re-run on that distribution's measured expert
+//   significance (allocate/reallocate.h).
+//   Quantize stage: a cached channel c of an expert is column c of its gate and up projections and row c
+//   of its down projection (its input weights and its output weights of that hidden channel: 1% of the
+//   channels is then 1% of the expert's weights). The baseline model serves them in full precision; for a
+//   novel distribution, the experts whose width changed get their cached entries re-quantized to the new
+//   width (quant/channel_cache.h) and everything else stays as in the baseline.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "allocate/allocation.h"
+#include "app/quantization_plan.h"
+#include "app/quantized_weights.h"
+#include "quant/channel_cache.h"
+
+namespace moqa::app {
+
+// One novel distribution's re-allocation.
+struct NovelAllocation {
+  std::string name;                          // the [[evaluation]] set that was profiled
+  allocate::BitMatrix bits;                  // [MoE layer][expert]
+  std::vector<allocate::BitChange> changes;  // against the baseline; BitChange::layer is the MoE index
+  double expert_mean_bits = 0.0;
+  double all_linear_mean_bits = 0.0;
+  int64_t windows = 0;
+  int64_t tokens = 0;
+  std::vector<std::vector<double>> significance;  // S_exp measured on it [MoE layer][expert]
+};
+
+struct ChannelAdjustmentPlan {
+  double fraction = 0.0;
+  std::string measure;
+  std::vector<std::vector<std::vector<int64_t>>> channels;  // [MoE layer][expert] -> hidden channels, ascending
+  std::vector<std::vector<std::vector<double>>> change;     // the measure of each selected channel, same layout
+  std::vector<NovelAllocation> novel;
+};
+
+std::string channel_plan_to_json(const ChannelAdjustmentPlan& plan);
+ChannelAdjustmentPlan channel_plan_from_json(std::string_view text);
+
+// The FP cache of one routed-expert matrix: gate/up: the input columns `channels`; down: those output rows.
+quant::ChannelCache expert_channel_cache(const QuantTarget& target, const Tensor& weight,
+                                         const std::vector<int64_t>& channels);
+
+struct NovelWeights {
+  std::shared_ptr<const QuantizedWeights> weights;
+  int64_t requantized_tensors = 0;  // on this rank
+  int64_t requantized_elements = 0;
+};
+
+// The quantized model for one novel distribution, on this rank: `baseline` with the cached entries of
+// every expert it holds whose width changed re-quantized to the new width.
+NovelWeights novel_weights(const QuantizedWeights& baseline, const QuantizationPlan& plan,
+                           const NovelAllocation& novel);
+
+}  // namespace moqa::app

@@ -1,0 +1,220 @@
+#include "app/stage_allocate.h"
+
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "allocate/reallocate.h"
+#include "analysis/allocation_input.h"
+#include "app/allocation_options.h"
+#include "app/allocation_results.h"
+#include "app/allocation_sync.h"
+#include "app/calibration_batches.h"
+#include "app/channel_adjustment.h"
+#include "app/driver.h"
+#include "app/error_profile.h"
+#include "app/quantization_plan.h"
+#include "app/rank_model.h"
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace moqa::app {
+namespace {
+
+double progress_interval(const config::Experiment& e) {
+  return e.runtime.progress_interval_s > 0 ? e.runtime.progress_interval_s : std::numeric_limits<double>::infinity();
+}
+
+// Without statistics (uniform, no calibrate stage): the shape and sizes only.
+allocate::AllocationInput shape_only_input(const ModelConfig& config) {
+  allocate::AllocationInput input;
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    if (!config.is_moe_layer(layer)) continue;
+    allocate::MoeLayerStats stats;
+    stats.experts.assign(static_cast<size_t>(config.num_experts),
+                         allocate::ExpertStats{.params = config.expert_parameter_count()});
+    input.layers.push_back(std::move(stats));
+  }
+  return input;
+}
+
+// "2 bits x 10, 4 bits x 5, 8 bits x 1"
+std::string width_histogram(const allocate::BitMatrix& bits) {
+  std::map<int, int64_t> count;
+  for (const auto& layer : bits)
+    for (const int b : layer) ++count[b];
+  std::string out;
+  for (const auto& [b, n] : count) out += cat(out.empty() ? "" : ", ", b, " bits x ", n);
+  return out;
+}
+
+std::string fixed(double value, int digits = 3) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return text;
+}
+
+// The windows a novel distribution is profiled on: as many as the first [[calibration]] set has, of its
+// seq_len, drawn at random offsets (seeded by the experiment seed and the set's name).
+config::CalibrationSet novel_profile_set(const config::Experiment& e, const config::EvaluationSet& set) {
+  config::CalibrationSet c;
+  c.name = "novel/" + set.name;
+  c.path = set.path;
+  c.format = set.format;
+  c.field = set.field;
+  c.samples = e.calibration.front().samples;
+  c.sampling = config::SampleMode::random_offsets;
+  c.seq_len = e.calibration.front().seq_len;
+  c.max_tokens = set.max_tokens;
+  return c;
+}
+
+struct Workspace {
+  const config::Experiment& experiment;
+  const dist::MpiSession& session;
+  std::optional<RankModel> ranked;  // the full-precision model, opened when first needed
+  std::optional<Tokenizer> tokenizer;
+
+  RankModel& model() {
+    if (!ranked) ranked = open_rank_model(experiment, session);
+    return *ranked;
+  }
+  const Tokenizer& tokens() {
+    if (!tokenizer)
+      tokenizer =
+          experiment.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(experiment.model.tokenizer);
+    return *tokenizer;
+  }
+};
+
+ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const allocate::AllocationInput& input,
+                                    const allocate::AllocationOptions& options) {
+  const config::Experiment& e = context.experiment;
+  const dist::MpiSession& session = context.session;
+  const bool root = session.is_root();
+  MOQA_CHECK(context.calibration && context.calibration->distributions.size() >= 2,
+             "quantization.channel_adjustment needs the statistics of at least two [[calibration]] distributions in "
+             "this run (the cached channels are those whose significance changes most between them)");
+  ChannelAdjustmentPlan plan;
+  const allocate::ChannelPlanOptions channel_options = channel_plan_options(e.analysis);
+  plan.fraction = channel_options.fraction;
+  plan.measure = allocate::to_string(channel_options.measure);
+  if (root) {
+    const auto selections = allocate::plan_dynamic_channels(
+        analysis::channel_significance_by_expert(*context.calibration), channel_options);
+    for (const auto& layer : selections) {
+      plan.channels.emplace_back();
+      plan.change.emplace_back();
+      for (const allocate::ChannelSelection& s : layer) {
+        plan.channels.back().push_back(s.channels);
+        plan.change.back().push_back(s.change);
+      }
+    }
+  }
+  for (const config::EvaluationSet& set : e.evaluation) {
+    if (set.distribution != config::Distribution::novel || set.kind != config::EvalKind::perplexity) continue;
+    RankModel& m = work.model();
+    const analysis::DistributionSample sample =
+        analysis::prepare_distribution(novel_profile_set(e, set), work.tokens(), e.experiment.seed, session.world());
+    analysis::CalibrationWorld world{.model = *m.model,
+                                     .experts = *m.experts,
+                                     .comm = session.world(),
+                                     .plan = m.plan,
+                                     .batch_windows = e.runtime.batch_windows,
+                                     .progress = root ? &context.log : nullptr,
+                                     .progress_interval_s = progress_interval(e)};
+    const analysis::DistributionStatistics stats = analysis::measure_distribution(world, sample, e.analysis);
+    if (!root) continue;
+    NovelAllocation novel;
+    novel.name = set.name;
+    novel.windows = stats.windows;
+    novel.tokens = stats.tokens();
+    for (const analysis::LayerStatistics& layer : stats.layers) novel.significance.push_back(layer.expert_significance);
+    allocate::Reallocation re =
+        allocate::reallocate_for_distribution(input, options, context.allocation->bits, novel.significance);
+    novel.bits = std::move(re.allocation.bits);
+    novel.changes = std::move(re.changes);
+    novel.expert_mean_bits = re.allocation.report.expert_mean_bits;
+    novel.all_linear_mean_bits = re.allocation.report.all_linear_mean_bits;
+    context.log << "allocate: novel distribution \"" << set.name << "\" (" << novel.windows
+                << " windows): " << novel.changes.size() << " experts change width, experts "
+                << fixed(novel.expert_mean_bits) << " bits\n";
+    plan.novel.push_back(std::move(novel));
+  }
+  return channel_plan_from_json(dist::broadcast_string(session.world(), root ? channel_plan_to_json(plan) : ""));
+}
+
+}  // namespace
+
+void run_allocate_stage(RunContext& context) {
+  const config::Experiment& e = context.experiment;
+  const dist::MpiSession& session = context.session;
+  const bool root = session.is_root();
+  const bool uniform = e.allocation.method == config::AllocationMethod::uniform;
+  MOQA_CHECK(uniform || context.calibration, "stage allocate: allocation.method = \"",
+             config::name_of(e.allocation.method),
+             "\" needs this run's calibration statistics (add \"calibrate\" to experiment.stages; statistics of an "
+             "earlier run are not reloaded yet)");
+  const ModelConfig config = load_hf_config(e.model.path / "config.json");
+  const allocate::AllocationOptions options = allocation_options(e);
+  Workspace work{.experiment = e, .session = session, .ranked = std::nullopt, .tokenizer = std::nullopt};
+
+  allocate::AllocationInput input;
+  if (root) {
+    input =
+        context.calibration ? analysis::make_allocation_input(*context.calibration, config) : shape_only_input(config);
+    input.other_weights = other_weight_groups(config, e);
+  }
+
+  std::optional<ErrorProfile> errors;
+  if (e.allocation.method == config::AllocationMethod::budgeted) {
+    RankModel& m = work.model();
+    context.log << "allocate: measuring the quantization error of every expert at "
+                << e.allocation.candidate_bits.size() << " widths (" << config::name_of(e.quantization.method) << ")\n";
+    const auto samples = load_calibration_samples(e, work.tokens(), session.world());
+    CalibrationBatches batches =
+        embed_calibration_batches(*m.model, samples, e.runtime.batch_windows, session.rank(), session.size());
+    LayerPassWorld world{.model = *m.model,
+                         .experts = *m.experts,
+                         .comm = session.world(),
+                         .plan = m.plan,
+                         .progress = root ? &context.log : nullptr,
+                         .progress_interval_s = progress_interval(e)};
+    errors = profile_expert_errors(world, batches, e.allocation.candidate_bits, quantizer_settings(e.quantization));
+    if (root) {
+      input.error_bits = errors->bits;
+      for (size_t l = 0; l < input.layers.size(); ++l)
+        for (size_t x = 0; x < input.layers[l].experts.size(); ++x)
+          input.layers[l].experts[x].quant_error = errors->error.at(l).at(x);
+    }
+  }
+
+  allocate::Allocation allocation;
+  if (root) allocation = allocate::allocate(input, options);
+  context.allocation = broadcast_allocation(allocation, session.world());
+  const allocate::Allocation& a = *context.allocation;
+  context.log << "allocate: " << allocate::to_string(a.method) << ", " << width_histogram(a.bits) << "; experts "
+              << fixed(a.report.expert_mean_bits) << " bits, all linear weights "
+              << fixed(a.report.all_linear_mean_bits) << " bits (target " << a.target_bits << ")\n";
+
+  std::optional<ChannelAdjustmentPlan> channels;
+  if (e.quantization.channel_adjustment) {
+    channels = plan_channels(context, work, input, options);
+    context.channel_adjustment = channels;
+  }
+  if (context.results) {
+    const std::vector<int64_t> moe_layers = analysis::moe_layers(config);
+    write_allocation(*context.results, {.allocation = a,
+                                        .input = input,
+                                        .moe_layers = moe_layers,
+                                        .candidate_bits = e.allocation.candidate_bits,
+                                        .non_expert_bits = non_expert_bits(e.allocation),
+                                        .errors = errors ? &*errors : nullptr,
+                                        .channels = channels ? &*channels : nullptr});
+  }
+}
+
+}  // namespace moqa::app

@@ -1,0 +1,180 @@
+// End to end: `mpiexec -n 2 moqa-pipeline` with the stages calibrate, allocate and quantize on generated
+// experiments over the tiny Mixtral (byte-level tokens, two calibration texts and a novel one):
+//   - moqa + GPTQ + channel adjustment + quantized checkpoint and dequantized export;
+//   - budgeted + RTN, with attention and lm_head quantized too.
+// results.h5 (/allocation, /quantization) is read back and checked against itself and the checkpoint,
+// which moqa loads again as a model directory.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+#include <string>
+
+#include "backend/cpu/cpu_backend.h"
+#include "core/error.h"
+#include "io/hdf5_file.h"
+#include "io/hf_config.h"
+#include "model/model.h"
+#include "support/test_support.h"
+
+namespace moqa::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quoted(const fs::path& p) {
+  std::string out = "'";  // built in steps: g++ 12 warns (-Wrestrict, a false positive) on "'" + s + "'"
+  out += p.string();
+  out += '\'';
+  return out;
+}
+
+std::string mpiexec(int ranks) {
+  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
+}
+
+void write_text(const fs::path& path, const std::string& unit, size_t bytes) {
+  std::ofstream out(path, std::ios::binary);
+  for (size_t n = 0; n < bytes; n += unit.size()) out << unit;
+}
+
+fs::path write_experiment(const fs::path& dir, const std::string& name, const std::string& allocation,
+                          const std::string& quantization) {
+  write_text(dir / "prose.txt", "It was the best of times, it was the worst of times; the age of wisdom. ", 3000);
+  write_text(dir / "lists.txt", "apples, pears, plums; 1, 2, 3, 5, 8, 13, 21, 34; red green blue. ", 3000);
+  write_text(dir / "code.txt", "for (int i = 0; i < n; ++i) { total += values[i] * 2; }\n", 3000);
+  const fs::path toml = dir / (name + ".toml");
+  std::ofstream(toml)
+      << "[experiment]\nname = \"" << name << "\"\nseed = 5\noutput_dir = " << quoted(dir / name)
+      << "\nstages = [\"calibrate\", \"allocate\", \"quantize\"]\n\n[model]\npath = "
+      << quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << "[[calibration]]\nname = \"prose\"\npath = \"prose.txt\"\nsamples = 6\nseq_len = 24\n\n"
+      << "[[calibration]]\nname = \"lists\"\npath = \"lists.txt\"\nsamples = 5\nseq_len = 24\n\n"
+      << "[allocation]\n"
+      << allocation << "\n\n[quantization]\n"
+      << quantization << "\n\n"
+      << "[[evaluation]]\nname = \"code\"\npath = \"code.txt\"\ndistribution = \"novel\"\nseq_len = 24\n\n"
+      << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\nprogress_interval_s = 0\n";
+  return toml;
+}
+
+class QuantizePipeline : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = test::temp_dir("quantize-e2e");
+    const fs::path moqa = write_experiment(dir_, "moqa", "method = \"moqa\"\ntarget_bits = 3.0",
+                                           "method = \"gptq\"\ngroup_size = 32\nchannel_adjustment = true\n"
+                                           "save_checkpoint = true\nexport_dequantized = true");
+    moqa_run_ =
+        test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(moqa));
+    const fs::path budgeted =
+        write_experiment(dir_, "budgeted", "method = \"budgeted\"\ntarget_bits = 3.0\nbudget_counts_all_linear = true",
+                         "method = \"rtn\"\ngroup_size = 0\nkeep_full_precision = [\"router\", \"embeddings\"]");
+    budgeted_run_ =
+        test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(budgeted));
+  }
+  static fs::path out(const std::string& name) { return dir_ / name; }
+
+  static inline fs::path dir_;
+  static inline test::CommandResult moqa_run_, budgeted_run_;
+};
+
+std::vector<int64_t> int_values(const io::H5Reader& r, const std::string& dataset) {
+  return r.read<int64_t>(dataset).values;
+}
+
+TEST_F(QuantizePipeline, MoqaGptqRunWritesAllocationAndQuantization) {
+  ASSERT_EQ(moqa_run_.exit_code, 0) << moqa_run_.output;
+  EXPECT_NE(moqa_run_.output.find("[moqa] quantize: done, 2 layers"), std::string::npos) << moqa_run_.output;
+  EXPECT_NE(moqa_run_.output.find("allocate: novel distribution \"code\""), std::string::npos) << moqa_run_.output;
+  const io::H5Reader r = io::H5Reader::open(out("moqa") / "results.h5");
+  const ModelConfig config = load_hf_config(test::data_dir() / "arch" / "mixtral" / "config.json");
+  const int64_t layers = config.num_moe_layers(), experts = config.num_experts;
+
+  EXPECT_EQ(r.attribute_string("/allocation", "method"), "moqa");
+  EXPECT_EQ(r.shape("/allocation/bits"), (Shape{layers, experts}));
+  EXPECT_EQ(int_values(r, "/allocation/moe_layers"), (std::vector<int64_t>{0, 1}));
+  const std::vector<int64_t> bits = int_values(r, "/allocation/bits");
+  for (const int64_t b : bits) EXPECT_TRUE(b == 2 || b == 4 || b == 6 || b == 8) << b;
+  const double mean =
+      static_cast<double>(std::accumulate(bits.begin(), bits.end(), int64_t{0})) / static_cast<double>(bits.size());
+  EXPECT_DOUBLE_EQ(r.attribute_double("/allocation", "expert_mean_bits"), mean);  // equal-sized experts
+  // All linear weights: the experts plus attention and router at 16 bits (kept by default).
+  const double other = static_cast<double>(r.attribute_int64("/allocation", "other_params"));
+  const double expert_params = static_cast<double>(r.attribute_int64("/allocation", "expert_params"));
+  EXPECT_NEAR(r.attribute_double("/allocation", "all_linear_mean_bits"),
+              (mean * expert_params + 16.0 * other) / (expert_params + other), 1e-12);
+  EXPECT_EQ(r.shape("/allocation/membership"), (Shape{layers, experts, 4}));
+  EXPECT_EQ(r.shape("/allocation/channel_cache/channels"), (Shape{layers, experts, 1}));  // ceil(1% of 64)
+  EXPECT_EQ(r.shape("/allocation/novel/code/bits"), (Shape{layers, experts}));
+  EXPECT_EQ(r.read_strings("/allocation/other_weights/names"), (std::vector<std::string>{"attention", "router"}));
+
+  EXPECT_EQ(r.attribute_string("/quantization", "method"), "gptq");
+  EXPECT_EQ(r.attribute_int64("/quantization", "quantized_tensors"), layers * experts * 3);
+  EXPECT_EQ(r.attribute_int64("/quantization", "windows"), 11);
+  // Cached: per expert one column of gate and up (96 rows each) and one row of down (96 columns).
+  EXPECT_EQ(r.attribute_int64("/quantization", "cached_elements"), layers * experts * 3 * 96);
+  const std::vector<std::string> tensors = r.read_strings("/quantization/tensors");
+  const std::vector<int64_t> tensor_bits = int_values(r, "/quantization/tensor_bits");
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const size_t expert_index = i / 3;  // gate, up, down of each expert in (layer, expert) order
+    EXPECT_EQ(tensor_bits[i], bits[expert_index]) << tensors[i];
+  }
+}
+
+TEST_F(QuantizePipeline, CheckpointRecordsTheAllocationAndLoadsAsAModel) {
+  ASSERT_EQ(moqa_run_.exit_code, 0) << moqa_run_.output;
+  const fs::path checkpoint = out("moqa") / "quantized-model";
+  ASSERT_TRUE(fs::exists(checkpoint / "model.safetensors.index.json"));
+  EXPECT_TRUE(fs::exists(checkpoint / "model-q-00001-of-00002.safetensors"));
+  EXPECT_TRUE(fs::exists(checkpoint / "model-q-00002-of-00002.safetensors"));
+  EXPECT_TRUE(fs::exists(out("moqa") / "dequantized-model" / "model.safetensors.index.json"));
+  const io::H5Reader r = io::H5Reader::open(out("moqa") / "results.h5");
+  EXPECT_EQ(r.attribute_string("/quantization", "checkpoint"), checkpoint.string());
+  const std::vector<int64_t> bits = int_values(r, "/allocation/bits");
+  std::ifstream in(checkpoint / "config.json");
+  const nlohmann::json config = nlohmann::json::parse(in);
+  const auto& per_expert = config.at("quantization_config").at("bits_per_expert");
+  for (int64_t l = 0; l < 2; ++l)
+    for (int64_t e = 0; e < 8; ++e)
+      EXPECT_EQ(per_expert.at(cat("model.layers.", l, ".block_sparse_moe.experts.", e)).get<int64_t>(),
+                bits[static_cast<size_t>(l * 8 + e)]);
+  backend::CpuBackend backend(backend::CpuOptions{.threads = 1});
+  model::Model model = model::Model::open(checkpoint, backend);
+  model::HiddenStates h = model.embed({.windows = 1, .seq_len = 8, .ids = {72, 101, 108, 108, 111, 32, 119, 111}});
+  for (int64_t layer = 0; layer < model.config().num_layers; ++layer) model.forward_layer(layer, h);
+  for (const float v : backend.download(model.logits(model.final_norm(h))).data) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(QuantizePipeline, BudgetedRunMeasuresErrorsAndMeetsTheAllLinearBudget) {
+  ASSERT_EQ(budgeted_run_.exit_code, 0) << budgeted_run_.output;
+  EXPECT_NE(budgeted_run_.output.find("[moqa] error profile: done"), std::string::npos) << budgeted_run_.output;
+  const io::H5Reader r = io::H5Reader::open(out("budgeted") / "results.h5");
+  EXPECT_EQ(r.attribute_string("/allocation", "method"), "budgeted");
+  EXPECT_EQ(r.shape("/allocation/quant_error"), (Shape{2, 8, 4}));
+  EXPECT_EQ(int_values(r, "/allocation/error_bits"), (std::vector<int64_t>{2, 4, 6, 8}));
+  const std::vector<double> errors = r.read<double>("/allocation/quant_error").values;
+  for (size_t i = 0; i < errors.size(); i += 4) {
+    EXPECT_GT(errors[i], errors[i + 1]);  // RTN: more bits, less error
+    EXPECT_GT(errors[i + 1], errors[i + 3]);
+  }
+  EXPECT_LE(r.attribute_double("/allocation", "all_linear_mean_bits"), 3.0 + 1e-12);
+  EXPECT_EQ(r.attribute_int64("/allocation", "exact"), 1);
+  // Attention and lm_head quantized at the width nearest to the target (4), the router and embeddings kept.
+  EXPECT_EQ(r.attribute_int64("/quantization", "non_expert_bits"), 4);
+  const std::vector<std::string> tensors = r.read_strings("/quantization/tensors");
+  const std::set<std::string> names(tensors.begin(), tensors.end());
+  EXPECT_TRUE(names.count("model.layers.1.self_attn.o_proj.weight"));
+  EXPECT_TRUE(names.count("lm_head.weight"));
+  EXPECT_FALSE(names.count("model.layers.1.block_sparse_moe.gate.weight"));
+  EXPECT_FALSE(names.count("model.embed_tokens.weight"));
+  EXPECT_EQ(r.attribute_int64("/quantization", "windows"), 0);  // RTN reads no calibration data
+}
+
+}  // namespace
+}  // namespace moqa::app
