@@ -15,19 +15,26 @@ int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& 
   return std::max(1, hardware / std::max(1, session.local_size()));
 }
 
-RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session) {
-  RankModel out;
-  out.backend = backend::make_backend(
-      {.device = std::string(config::name_of(experiment.runtime.device)), .threads = math_threads(experiment.runtime, session)});
-  const ModelConfig config = load_hf_config(experiment.model.path / "config.json");
+dist::ShardPlan rank_shard_plan(const config::Experiment& experiment, const ModelConfig& config, int world_size) {
   // Weights held per parameter, as in --dry-run's plan.
   const int64_t bytes_per_parameter = experiment.model.compute_dtype == config::ComputeDtype::float32 ? 4 : 2;
-  out.plan = dist::make_shard_plan(config, session.size(), bytes_per_parameter);
+  return dist::make_shard_plan(config, world_size, bytes_per_parameter);
+}
+
+RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
+                          std::shared_ptr<const model::WeightSource> weights) {
+  RankModel out;
+  out.backend = backend::make_backend(
+      {.device = std::string(config::name_of(experiment.runtime.device)),
+       .threads = math_threads(experiment.runtime, session),
+       .local_rank = session.local_rank()});
+  const ModelConfig config = load_hf_config(experiment.model.path / "config.json");
+  out.plan = rank_shard_plan(experiment, config, session.size());
   model::ModelOptions options;
   options.stream_weights = experiment.runtime.stream_weights;
   options.owns_expert = dist::owned_by(out.plan, session.rank());
-  out.model = std::make_unique<model::Model>(config, std::make_shared<model::CheckpointWeights>(experiment.model.path),
-                                             *out.backend, std::move(options));
+  if (!weights) weights = std::make_shared<model::CheckpointWeights>(experiment.model.path);
+  out.model = std::make_unique<model::Model>(config, std::move(weights), *out.backend, std::move(options));
   if (session.size() == 1)
     out.experts = std::make_unique<model::LocalExpertExecutor>();
   else

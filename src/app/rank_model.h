@@ -23,7 +23,13 @@ struct RankModel {
 
 // Collective when there are several ranks (the executor duplicates the world communicator). A missing
 // or mis-shaped tensor of an owned expert throws on the owning rank only; the caller aborts the job.
-RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session);
+// `weights`: where the model's tensors come from; null = the checkpoint of experiment.model.path (e.g.
+// the quantize stage's RunContext::quantized_weights gives the quantized model).
+RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
+                          std::shared_ptr<const model::WeightSource> weights = nullptr);
+
+// The expert-to-rank plan open_rank_model uses (for stages that need it before opening the model).
+dist::ShardPlan rank_shard_plan(const config::Experiment& experiment, const ModelConfig& config, int world_size);
 
 // runtime.threads, or (0) the hardware threads shared among the ranks of this node, at least 1.
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session);

@@ -14,7 +14,6 @@
 #include "core/error.h"
 
 namespace moqa::app {
-namespace {
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
@@ -24,6 +23,8 @@ std::string utc_now() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
 }
+
+namespace {
 
 std::string shell_quote(const std::string& arg) {
   if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
@@ -95,8 +96,10 @@ std::string process_command_line() {
 ResultsFile open_results_file(const config::Experiment& e, const dist::MpiSession& session) {
   ResultsFile file;
   file.start = std::chrono::steady_clock::now();
+  file.utc_start = utc_now();
   const std::vector<std::string> hosts = gather_host_names(session);
   if (!session.is_root()) return file;
+  file.hostnames = hosts;
 
   std::error_code ec;
   std::filesystem::create_directories(e.experiment.output_dir, ec);
@@ -113,7 +116,7 @@ ResultsFile open_results_file(const config::Experiment& e, const dist::MpiSessio
   w.set_attribute(p, "seed", e.experiment.seed);
   w.set_attribute(p, "ranks", static_cast<int64_t>(session.size()));
   w.set_attribute(p, "hostname", hosts.empty() ? std::string() : hosts.front());
-  w.set_attribute(p, "utc_start", utc_now());
+  w.set_attribute(p, "utc_start", file.utc_start);
   w.set_attribute(p, "git_commit", build_info::git_commit);
   w.set_attribute(p, "moqa_version", build_info::version);
   w.set_attribute(p, "build_type", build_info::build_type);

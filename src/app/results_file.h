@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/experiment.h"
 #include "dist/mpi_session.h"
@@ -16,6 +17,8 @@ namespace moqa::app {
 struct ResultsFile {
   std::optional<io::H5Writer> writer;  // rank 0 only
   std::chrono::steady_clock::time_point start;
+  std::string utc_start;               // as in /provenance (rank 0)
+  std::vector<std::string> hostnames;  // every rank's, in rank order (rank 0)
 };
 
 // Collective (gathers every rank's host name). Creates the output directory and the temporary file and
@@ -24,6 +27,9 @@ ResultsFile open_results_file(const config::Experiment& experiment, const dist::
 
 // Rank 0: records the finish time and wall time in /provenance and commits the file. Returns its path.
 std::string commit_results_file(ResultsFile& file);
+
+// The current time as ISO 8601 UTC, "2026-01-31T12:00:00Z".
+std::string utc_now();
 
 // The command line of this process, arguments shell-quoted where needed (from /proc/self/cmdline;
 // "unknown" where that is not available).

@@ -29,7 +29,7 @@ enum class QuantMethod { rtn, gptq };
 // Groups of weights, used both for "what stays in full precision" and "what counts in the average".
 enum class WeightGroup { experts, shared_experts, attention, router, dense_layers, embeddings, lm_head };
 enum class EvalKind { perplexity, zero_shot };
-enum class ZeroShotTask { arc_challenge, arc_easy, rte, piqa, copa, cb };
+enum class ZeroShotTask { arc_challenge, arc_easy, rte, piqa, copa, cb, multiple_choice };
 enum class Distribution { known, novel };
 enum class Device { automatic, cpu, cuda };
 
@@ -56,7 +56,7 @@ MOQA_ENUM_NAMES(QuantMethod, "rtn", "gptq");
 MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router", "dense_layers", "embeddings",
                 "lm_head");
 MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
-MOQA_ENUM_NAMES(ZeroShotTask, "arc_challenge", "arc_easy", "rte", "piqa", "copa", "cb");
+MOQA_ENUM_NAMES(ZeroShotTask, "arc_challenge", "arc_easy", "rte", "piqa", "copa", "cb", "multiple_choice");
 MOQA_ENUM_NAMES(Distribution, "known", "novel");
 MOQA_ENUM_NAMES(Device, "auto", "cpu", "cuda");
 #undef MOQA_ENUM_NAMES
@@ -179,6 +179,7 @@ struct EvaluationSet {
   int64_t max_tokens = 0;                // 0 = whole file
   bool keep_partial_last = false;        // also score a shorter last window
   int64_t limit = 0;                     // zero_shot: at most this many examples; 0 = all
+  bool baseline = true;                  // also evaluate the full-precision model (when a quantized one exists)
   bool operator==(const EvaluationSet&) const = default;
 };
 

@@ -140,6 +140,7 @@ void visit(V& v, EvaluationSet& s) {
   v("max_tokens", s.max_tokens, Rule{.min = 0});
   v("keep_partial_last", s.keep_partial_last, Rule{});
   v("limit", s.limit, Rule{.min = 0});
+  v("baseline", s.baseline, Rule{});
 }
 
 template <class V>

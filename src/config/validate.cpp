@@ -130,7 +130,8 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
     const bool kind_ok = context.valid(prefix + "kind");
     if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task"))
       context.error(context.where(prefix.substr(0, prefix.size() - 1)), prefix + "task",
-                    "missing, expected one of \"arc_challenge\", \"arc_easy\", \"rte\", \"piqa\", \"copa\" or \"cb\" "
+                    "missing, expected one of \"arc_challenge\", \"arc_easy\", \"rte\", \"piqa\", \"copa\", \"cb\" or "
+                    "\"multiple_choice\" "
                     "because kind = \"zero_shot\"");
     if (kind_ok && !zero_shot && set.task)
       context.error(context.where(prefix + "task"), prefix + "task",
@@ -192,6 +193,16 @@ void check_stage_requirements(const Experiment& e, ReadContext& context) {
                   cat("found \"quantize\" without \"allocate\" while allocation.method = \"",
                       name_of(e.allocation.method),
                       "\", expected \"allocate\" as well, or runtime.resume = true to reuse an earlier allocation"));
+  // The cached channels are those whose significance changes most between calibration distributions.
+  if (e.quantization.channel_adjustment && e.has_stage(Stage::quantize) && !statistics_reused &&
+      context.valid("calibration") && (e.calibration.size() < 2 || !calibrates))
+    context.error(context.present("quantization.channel_adjustment") ? context.where("quantization.channel_adjustment")
+                                                                     : stages_at,
+                  "quantization.channel_adjustment",
+                  cat("found true with ", e.calibration.size(), " [[calibration]] table(s)",
+                      calibrates ? "" : " and no \"calibrate\" stage",
+                      ", expected the \"calibrate\" stage over at least two calibration distributions (the cached "
+                      "channels are those whose significance changes most between them)"));
 }
 
 }  // namespace

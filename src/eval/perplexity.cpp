@@ -10,14 +10,21 @@
 namespace moqa::eval {
 namespace {
 
+// The batch that starts at windows[first] ends before the returned index: at most batch_windows windows,
+// all of the same length.
+size_t batch_end(std::span<const data::EvalWindow> windows, size_t first, int64_t batch_windows) {
+  size_t last = first + 1;
+  while (last < windows.size() && static_cast<int64_t>(last - first) < batch_windows &&
+         windows[last].length == windows[first].length)
+    ++last;
+  return last;
+}
+
 std::vector<ScoredBatch> make_batches(std::span<const int32_t> tokens, std::span<const data::EvalWindow> windows,
                                       int64_t batch_windows) {
   std::vector<ScoredBatch> batches;
   for (size_t first = 0; first < windows.size();) {
-    size_t last = first + 1;  // batch = windows[first, last), all of the same length
-    while (last < windows.size() && static_cast<int64_t>(last - first) < batch_windows &&
-           windows[last].length == windows[first].length)
-      ++last;
+    const size_t last = batch_end(windows, first, batch_windows);  // batch = windows[first, last)
     ScoredBatch& batch = batches.emplace_back();
     batch.tokens.windows = static_cast<int64_t>(last - first);
     batch.tokens.seq_len = windows[first].length;
@@ -44,6 +51,13 @@ double PerplexityResult::mean_nll() const {
 double PerplexityResult::perplexity() const { return std::exp(mean_nll()); }
 double PerplexityResult::tokens_per_s() const {
   return seconds > 0 ? static_cast<double>(sum.input_tokens) / seconds : 0.0;
+}
+
+int64_t window_batches(std::span<const data::EvalWindow> windows, int64_t batch_windows) {
+  MOQA_CHECK(batch_windows >= 1, "perplexity: batch_windows must be >= 1, got ", batch_windows);
+  int64_t count = 0;
+  for (size_t first = 0; first < windows.size(); first = batch_end(windows, first, batch_windows)) ++count;
+  return count;
 }
 
 NllSum score_windows(model::Model& model, std::span<const int32_t> tokens, std::span<const data::EvalWindow> windows,

@@ -46,6 +46,10 @@ struct PerplexityResult {
   double tokens_per_s() const;  // input tokens per second of forward computation
 };
 
+// The number of forward passes score_windows makes for `windows` (data-parallel ranks agree on the
+// largest one as min_batches).
+int64_t window_batches(std::span<const data::EvalWindow> windows, int64_t batch_windows);
+
 // NLL summed over the targets of `windows` (a subset of a stream's windows, e.g. one rank's share),
 // in window order. `progress` (may be null) receives one update per batch ("windows", input tokens).
 NllSum score_windows(model::Model& model, std::span<const int32_t> tokens, std::span<const data::EvalWindow> windows,

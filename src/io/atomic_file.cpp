@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,18 @@ void AtomicOutput::discard() noexcept {
   if (committed_ || temp_.empty()) return;
   std::error_code ignored;
   std::filesystem::remove(temp_, ignored);
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents) {
+  AtomicOutput output(path);
+  {
+    std::ofstream out(output.temp_path(), std::ios::binary | std::ios::trunc);
+    MOQA_CHECK(out, "cannot create '", output.temp_path().string(), "'");
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    out.close();
+    MOQA_CHECK(out, "cannot write '", output.temp_path().string(), "'");
+  }
+  output.commit();
 }
 
 }  // namespace moqa::io

@@ -2,6 +2,7 @@
 // Outputs are written under a temporary name next to their final path and renamed into place only when
 // complete, so a crash or an exception never leaves a half-written file that looks finished.
 #include <filesystem>
+#include <string_view>
 
 namespace moqa::io {
 
@@ -29,5 +30,9 @@ class AtomicOutput {
   std::filesystem::path temp_;
   bool committed_ = false;
 };
+
+// Writes `contents` to a temporary file and renames it to `path` (replacing an existing file). Throws
+// moqa::Error naming the file.
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
 
 }  // namespace moqa::io

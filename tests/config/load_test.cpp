@@ -478,7 +478,7 @@ TEST_F(ConfigTest, StagesNeedTheirInputs) {
 TEST_F(ConfigTest, ZeroShotNeedsATaskAndPerplexityMustNotHaveOne) {
   EXPECT_EQ(error(minimal() + "kind = \"zero_shot\"\n"),
             where(11, 1) + ": evaluation.0.task: missing, expected one of \"arc_challenge\", \"arc_easy\", \"rte\", "
-                           "\"piqa\", \"copa\" or \"cb\" because kind = \"zero_shot\"");
+                           "\"piqa\", \"copa\", \"cb\" or \"multiple_choice\" because kind = \"zero_shot\"");
   EXPECT_EQ(error(minimal() + "task = \"copa\"\n"),
             where(14, 8) + ": evaluation.0.task: found \"copa\" with kind = \"perplexity\", expected no task (task is "
                            "for kind = \"zero_shot\")");
