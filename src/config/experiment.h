@@ -125,7 +125,7 @@ struct AllocationSection {
   double target_bits = 3.0;               // parameter-weighted mean bits (uniform: the width itself)
   std::vector<int> candidate_bits{2, 4, 6, 8};  // sorted ascending
   AllocationScope scope = AllocationScope::layer;
-  bool enforce_budget = false;            // moqa, moqa-v1: demote until the mean is within target_bits
+  bool enforce_budget = true;             // moqa, moqa-v1: demote until the mean is within target_bits
   bool budget_counts_all_linear = false;  // target over all linear weights (count_in_average), not experts only
   double significance_std_weight = 0.0;   // score = mean + weight * std of S_exp across distributions
   int64_t fcm_clusters = 4;
