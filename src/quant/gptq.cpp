@@ -38,8 +38,8 @@ void permute_symmetric(std::vector<double>& m, int64_t n, const std::vector<int3
   }
 }
 
-// See gptq.h step 6: with dynamic groups a group must be fitted on fully updated weights, i.e. lie
-// inside one block or start at a block boundary.
+}  // namespace
+
 int64_t effective_block_size(int64_t requested, int64_t group_size, int64_t cols, bool dynamic_groups) {
   int64_t block = std::min(requested, cols);
   if (!dynamic_groups || group_size >= cols) return block;
@@ -48,7 +48,6 @@ int64_t effective_block_size(int64_t requested, int64_t group_size, int64_t cols
   return block;
 }
 
-}  // namespace
 
 std::vector<int32_t> act_order_permutation(const Hessian& h) {
   std::vector<int32_t> perm(static_cast<size_t>(h.cols));
@@ -85,12 +84,12 @@ std::vector<double> inverse_cholesky_upper(std::vector<double> values, int64_t n
   return values;
 }
 
-GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
-                         std::string_view matrix) {
+GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
+                             std::string_view matrix) {
   check_weight_matrix(weight, matrix);
-  const int64_t rows = weight.dim(0);
   const int64_t cols = weight.dim(1);
-  const int64_t group_size = effective_group_size(spec, cols, matrix);
+  GptqPreparation prep;
+  prep.group_size = effective_group_size(spec, cols, matrix);
   MOQA_CHECK(h.cols == cols && static_cast<int64_t>(h.values.size()) == cols * cols, matrix, ": Hessian is ",
              h.cols, "x", h.cols, " (", h.values.size(), " values) but the weight ", to_string(weight.shape), " has ",
              cols, " input columns");
@@ -102,7 +101,6 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
                i % static_cast<size_t>(cols), ") is ", h.values[i], ", expected a finite value");
   }
 
-  GptqResult result;
   // Step 1 + the inputs of steps 2 and 3, all from the original diagonal.
   std::vector<double> diag(static_cast<size_t>(cols));
   double diag_sum = 0.0;
@@ -112,29 +110,49 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
                diag[static_cast<size_t>(i)], ", expected >= 0 (H = X^T X is positive semi-definite)");
     diag_sum += diag[static_cast<size_t>(i)];
   }
-  result.damping = options.damp_fraction * diag_sum / static_cast<double>(cols);
-  std::vector<int32_t> perm(static_cast<size_t>(cols));  // processing position -> input column
-  std::iota(perm.begin(), perm.end(), 0);
-  if (options.act_order) perm = act_order_permutation(h);
+  prep.damping = options.damp_fraction * diag_sum / static_cast<double>(cols);
+  prep.perm.resize(static_cast<size_t>(cols));
+  std::iota(prep.perm.begin(), prep.perm.end(), 0);
+  if (options.act_order) prep.perm = act_order_permutation(h);
 
-  std::vector<float> source(weight.data);  // W after step 1, input order
+  prep.dead.assign(static_cast<size_t>(cols), 0);
   for (int64_t i = 0; i < cols; ++i) {
     if (diag[static_cast<size_t>(i)] != 0.0) continue;
-    ++result.dead_columns;
+    ++prep.dead_columns;
+    prep.dead[static_cast<size_t>(i)] = 1;
     for (int64_t j = 0; j < cols; ++j) {
       h.values[static_cast<size_t>(i * cols + j)] = 0.0;
       h.values[static_cast<size_t>(j * cols + i)] = 0.0;
     }
     h.values[static_cast<size_t>(i * cols + i)] = 1.0;
+  }
+  for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] += prep.damping;  // step 2
+  prep.damped_hessian = std::move(h.values);
+  return prep;
+}
+
+GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
+                         std::string_view matrix) {
+  GptqPreparation prep = prepare_gptq(weight, std::move(h), spec, options, matrix);
+  const int64_t rows = weight.dim(0);
+  const int64_t cols = weight.dim(1);
+  const int64_t group_size = prep.group_size;
+  const std::vector<int32_t>& perm = prep.perm;
+  GptqResult result;
+  result.damping = prep.damping;
+  result.dead_columns = prep.dead_columns;
+
+  std::vector<float> source(weight.data);  // W after step 1, input order
+  for (int64_t i = 0; i < cols; ++i) {
+    if (!prep.dead[static_cast<size_t>(i)]) continue;
     for (int64_t r = 0; r < rows; ++r) source[static_cast<size_t>(r * cols + i)] = 0.0f;
   }
 
-  // Steps 2-4.
-  if (options.act_order) permute_symmetric(h.values, cols, perm);
-  for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] += result.damping;
+  // Steps 3-4.
+  if (options.act_order) permute_symmetric(prep.damped_hessian, cols, perm);
   std::vector<float> u(static_cast<size_t>(cols * cols));
   {
-    const std::vector<double> u_double = inverse_cholesky_upper(std::move(h.values), cols, matrix);
+    const std::vector<double> u_double = inverse_cholesky_upper(std::move(prep.damped_hessian), cols, matrix);
     std::transform(u_double.begin(), u_double.end(), u.begin(), [](double v) { return static_cast<float>(v); });
   }
 

@@ -62,6 +62,26 @@ struct GptqResult {
 GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
                          std::string_view matrix);
 
+// Validation and steps 1-3 of quantize_gptq, shared by every implementation (CPU here, CUDA in
+// src/backend/cuda): what GPTQ does before the Cholesky factor.
+struct GptqPreparation {
+  int64_t group_size = 0;            // effective_group_size(spec, cols)
+  double damping = 0.0;              // lambda
+  std::vector<int32_t> perm;         // processing position -> input column
+  std::vector<uint8_t> dead;         // [cols]: 1 where H[i][i] == 0
+  int64_t dead_columns = 0;
+  // H after step 1 with the damping added to its diagonal, in INPUT order (a symmetric permutation maps
+  // the diagonal onto itself, so damping before or after permuting gives the same values).
+  std::vector<double> damped_hessian;
+};
+// Checks weight, Hessian and options (errors name `matrix`) and performs steps 1-3 on H.
+GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
+                             std::string_view matrix);
+
+// Step 6's block size: with dynamic groups a group must be fitted on fully updated weights, i.e. lie
+// inside one block or start at a block boundary.
+int64_t effective_block_size(int64_t requested, int64_t group_size, int64_t cols, bool dynamic_groups);
+
 // Step 4 on its own: for a symmetric positive definite [n, n] matrix (row-major, both triangles), the
 // upper-triangular U (row-major, strict lower part zero) with matrix^-1 = U^T U. Throws moqa::Error naming
 // `matrix` when it is not positive definite.

@@ -10,66 +10,19 @@
 #include "kernels/gptq.cuh"
 
 namespace moqa::cuda {
-namespace {
-
-// quant::quantize_gptq's block size rule (src/quant/gptq.cpp, effective_block_size): with dynamic groups a
-// group must lie inside one block or start at a block boundary. Must stay identical to it.
-int64_t effective_block_size(int64_t requested, int64_t group_size, int64_t cols, bool dynamic_groups) {
-  int64_t block = std::min(requested, cols);
-  if (!dynamic_groups || group_size >= cols) return block;
-  if (group_size <= block) return block / group_size * group_size;
-  while (group_size % block != 0) --block;
-  return block;
-}
-
-}  // namespace
 
 quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& weight, quant::Hessian h,
                                 const quant::QuantSpec& spec, const quant::GptqOptions& options,
                                 std::string_view matrix) {
-  quant::check_weight_matrix(weight, matrix);
+  quant::GptqPreparation prep = quant::prepare_gptq(weight, std::move(h), spec, options, matrix);
   const int64_t rows = weight.dim(0);
   const int64_t cols = weight.dim(1);
-  const int64_t group_size = quant::effective_group_size(spec, cols, matrix);
-  MOQA_CHECK(h.cols == cols && static_cast<int64_t>(h.values.size()) == cols * cols, matrix, ": Hessian is ", h.cols,
-             "x", h.cols, " (", h.values.size(), " values) but the weight ", to_string(weight.shape), " has ", cols,
-             " input columns");
-  MOQA_CHECK(std::isfinite(options.damp_fraction) && options.damp_fraction >= 0.0, matrix,
-             ": GPTQ damp_fraction must be a finite value >= 0, got ", options.damp_fraction);
-  MOQA_CHECK(options.block_size >= 1, matrix, ": GPTQ block_size must be >= 1, got ", options.block_size);
-  for (size_t i = 0; i < h.values.size(); ++i) {
-    MOQA_CHECK(std::isfinite(h.values[i]), matrix, ": Hessian entry (", i / static_cast<size_t>(cols), ", ",
-               i % static_cast<size_t>(cols), ") is ", h.values[i], ", expected a finite value");
-  }
-
+  const int64_t group_size = prep.group_size;
+  const std::vector<int32_t>& perm = prep.perm;
+  const std::vector<uint8_t>& dead = prep.dead;
   quant::GptqResult result;
-  // Steps 1-3 on the host (O(cols²) at most): the original diagonal, damping, order, dead columns.
-  std::vector<double> diag(static_cast<size_t>(cols));
-  double diag_sum = 0.0;
-  for (int64_t i = 0; i < cols; ++i) {
-    diag[static_cast<size_t>(i)] = h.values[static_cast<size_t>(i * cols + i)];
-    MOQA_CHECK(diag[static_cast<size_t>(i)] >= 0.0, matrix, ": Hessian diagonal entry ", i, " is ",
-               diag[static_cast<size_t>(i)], ", expected >= 0 (H = X^T X is positive semi-definite)");
-    diag_sum += diag[static_cast<size_t>(i)];
-  }
-  result.damping = options.damp_fraction * diag_sum / static_cast<double>(cols);
-  std::vector<int32_t> perm(static_cast<size_t>(cols));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (options.act_order) perm = quant::act_order_permutation(h);
-  std::vector<uint8_t> dead(static_cast<size_t>(cols), 0);
-  for (int64_t i = 0; i < cols; ++i) {
-    if (diag[static_cast<size_t>(i)] != 0.0) continue;
-    ++result.dead_columns;
-    dead[static_cast<size_t>(i)] = 1;
-    for (int64_t j = 0; j < cols; ++j) {
-      h.values[static_cast<size_t>(i * cols + j)] = 0.0;
-      h.values[static_cast<size_t>(j * cols + i)] = 0.0;
-    }
-    h.values[static_cast<size_t>(i * cols + i)] = 1.0;
-  }
-  // The CPU adds the damping after permuting; a symmetric permutation maps the diagonal onto itself, so
-  // adding it first gives the same values.
-  for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] += result.damping;
+  result.damping = prep.damping;
+  result.dead_columns = prep.dead_columns;
 
   Context& ctx = *backend.context();
   ctx.activate();
@@ -79,8 +32,8 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   // Step 4.
   DeviceArray<float> u(static_cast<size_t>(cols * cols), stream);
   {
-    DeviceArray<double> d_h = to_device(h.values, stream);
-    h.values = {};
+    DeviceArray<double> d_h = to_device(prep.damped_hessian, stream);
+    prep.damped_hessian = {};
     DeviceArray<double> permuted;
     double* factor_input = d_h.data();
     if (options.act_order) {
@@ -115,7 +68,7 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   params.rows = rows;
   params.cols = cols;
   params.group_size = group_size;
-  params.block = effective_block_size(options.block_size, group_size, cols, dynamic_groups);
+  params.block = quant::effective_block_size(options.block_size, group_size, cols, dynamic_groups);
   params.bits = spec.bits;
   params.symmetric = spec.symmetric;
   params.dynamic_groups = dynamic_groups;
