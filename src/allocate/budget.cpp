@@ -56,12 +56,15 @@ int64_t spent_bit_params(const BudgetDomain& domain, const AllocationInput& inpu
   return spent;
 }
 
+std::string domain_name(const BudgetDomain& domain, Scope scope) {
+  return scope == Scope::layer && !domain.experts.empty() ? cat("MoE layer ", domain.experts.front().layer)
+                                                          : std::string("the routed experts");
+}
+
 void require_feasible(const BudgetDomain& domain, const AllocationOptions& options, double target_bits) {
   const int smallest = options.candidate_bits.front();
   if (static_cast<int64_t>(smallest) * domain.params <= domain.capacity_bit_params) return;
-  const std::string where = options.scope == Scope::layer && !domain.experts.empty()
-                                ? cat("MoE layer ", domain.experts.front().layer)
-                                : std::string("the routed experts");
+  const std::string where = domain_name(domain, options.scope);
   if (options.budget_counts_all_linear)
     fail("allocation: target_bits = ", options.target_bits,
          " over all linear weights leaves the experts ", target_bits, " bits on average in ", where,

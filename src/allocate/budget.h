@@ -3,6 +3,7 @@
 // spend at most `capacity_bit_params` = floor(target x params) parameter-bits. Every method checks the
 // budget through these functions, so "within budget" means the same thing everywhere.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "allocate/allocation.h"
@@ -28,6 +29,9 @@ double expert_target_bits(const AllocationInput& input, const AllocationOptions&
 std::vector<BudgetDomain> budget_domains(const AllocationInput& input, Scope scope, double expert_target_bits);
 
 int64_t spent_bit_params(const BudgetDomain& domain, const AllocationInput& input, const BitMatrix& bits);
+
+// "MoE layer L" for a layer's domain, "the routed experts" for the global one (for messages).
+std::string domain_name(const BudgetDomain& domain, Scope scope);
 
 // Throws moqa::Error when every expert of the domain at the smallest candidate already exceeds it.
 void require_feasible(const BudgetDomain& domain, const AllocationOptions& options, double expert_target_bits);

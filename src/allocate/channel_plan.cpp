@@ -11,7 +11,7 @@ namespace moqa::allocate {
 ChannelChangeMeasure channel_change_measure_from_string(std::string_view name) {
   if (name == "variance") return ChannelChangeMeasure::variance;
   if (name == "range") return ChannelChangeMeasure::range;
-  fail("allocation.channel_measure: found \"", name, "\", expected one of \"variance\", \"range\"");
+  fail("analysis.channel_measure: found \"", name, "\", expected one of \"variance\", \"range\"");
 }
 
 std::string to_string(ChannelChangeMeasure measure) {
@@ -68,7 +68,7 @@ std::vector<double> channel_change(const Tensor& s_ch, ChannelChangeMeasure meas
 
 ChannelSelection select_dynamic_channels(const Tensor& s_ch, const ChannelPlanOptions& options) {
   MOQA_CHECK(std::isfinite(options.fraction) && options.fraction > 0.0 && options.fraction <= 1.0,
-             "allocation.channel_fraction: found ", options.fraction, ", expected 0 < fraction <= 1");
+             "analysis.channel_fraction: found ", options.fraction, ", expected 0 < fraction <= 1");
   const std::vector<double> change = channel_change(s_ch, options.measure);
   const int64_t channels = static_cast<int64_t>(change.size());
   // Rounded up (S5's caches are 1.02-1.06% of the weights), with slack so 0.01 x 1400 stays 14.

@@ -126,7 +126,6 @@ void validate(const FuzzyCMeansOptions& options) {
   MOQA_CHECK(options.max_iterations >= 1, "allocation.fcm: max_iterations = ", options.max_iterations,
              ", expected >= 1");
   MOQA_CHECK(options.restarts >= 1, "allocation.fcm: restarts = ", options.restarts, ", expected >= 1");
-
 }
 
 FuzzyCMeansResult fuzzy_cmeans(std::span<const double> values, const FuzzyCMeansOptions& options) {

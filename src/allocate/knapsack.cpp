@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <queue>
 
 #include "core/error.h"
 
@@ -41,36 +42,25 @@ void spend_leftover(const std::vector<KnapsackItem>& items, int64_t capacity, Kn
     }
     return found;
   };
-  std::vector<Upgrade> heap;
+  std::priority_queue<Upgrade, std::vector<Upgrade>, decltype(after)> queue(after);
   for (size_t i = 0; i < items.size(); ++i) {
     Upgrade upgrade{};
-    if (best_upgrade(i, upgrade)) heap.push_back(upgrade);
+    if (best_upgrade(i, upgrade)) queue.push(upgrade);
   }
-  std::make_heap(heap.begin(), heap.end(), after);
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), after);
-    const Upgrade top = heap.back();
-    heap.pop_back();
+  while (!queue.empty()) {
+    const Upgrade top = queue.top();
+    queue.pop();
     const KnapsackItem& item = items[top.item];
     const auto current = static_cast<size_t>(solution.choice[top.item]);
     const int64_t extra = item.costs[static_cast<size_t>(top.option)] - item.costs[current];
-    if (extra > remaining) {
-      // The budget shrank since this entry was made: look again among what still fits.
-      Upgrade again{};
-      if (best_upgrade(top.item, again)) {
-        heap.push_back(again);
-        std::push_heap(heap.begin(), heap.end(), after);
-      }
-      continue;
+    if (extra <= remaining) {
+      remaining -= extra;
+      solution.cost += extra;
+      solution.choice[top.item] = top.option;
     }
-    remaining -= extra;
-    solution.cost += extra;
-    solution.choice[top.item] = top.option;
+    // Applied, or the budget shrank since this entry was made: either way, look again among what fits now.
     Upgrade next{};
-    if (best_upgrade(top.item, next)) {
-      heap.push_back(next);
-      std::push_heap(heap.begin(), heap.end(), after);
-    }
+    if (best_upgrade(top.item, next)) queue.push(next);
   }
 }
 

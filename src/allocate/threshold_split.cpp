@@ -116,6 +116,12 @@ std::vector<BitChange> lift_coactivated(const BudgetDomain& domain, const std::v
 void allocate_moqa_v1(const AllocationInput& input, const AllocationOptions& options, Allocation& result) {
   const Widths widths = resolve_widths(options, result.expert_target_bits);
   for (const BudgetDomain& domain : budget_domains(input, options.scope, result.expert_target_bits)) {
+    // Demotion stops at low_bits: an explicit low_bits above the target could never be brought within it.
+    MOQA_CHECK(!options.enforce_budget || widths.low * domain.params <= domain.capacity_bit_params,
+               "allocation: moqa-v1 cannot meet target_bits = ", options.target_bits, " in ",
+               domain_name(domain, options.scope), ": every expert at low_bits = ", widths.low, " already exceeds ",
+               result.expert_target_bits, " bits on average; lower low_bits, raise target_bits or set "
+               "enforce_budget = false");
     const std::vector<bool> high = high_group(domain, result, options);
     for (size_t i = 0; i < domain.experts.size(); ++i) {
       const ExpertRef& ref = domain.experts[i];

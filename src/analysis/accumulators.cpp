@@ -52,11 +52,22 @@ void accumulate(LayerAccumulator& acc, const RoutedBatch& batch, bool gate_weigh
 
   for (int64_t t = 0; t < tokens; ++t) {
     const double r = batch.token_weights[static_cast<size_t>(t)];
-    acc.token_weight_sum += r;
     const float* score = batch.scores.data() + t * experts;
+    const float* x = batch.inputs.data() + t * channels;
+    // One NaN would turn the layer's sums into NaN, which the derived statistics cannot tell from "no
+    // significance" (normalise() maps a non-positive total to zeros): stop at the source instead.
+    MOQA_CHECK(std::isfinite(r) && r >= 0.0, "analysis: layer ", acc.layer, ": token ", t, " has re-weighting factor ",
+               r, ", expected a finite number >= 0");
+    for (int64_t c = 0; c < channels; ++c)
+      MOQA_CHECK(std::isfinite(x[c]), "analysis: layer ", acc.layer, ": token ", t, ", channel ", c,
+                 " of the experts' input is ", x[c], ", expected a finite value (the forward produced NaN or inf)");
+    for (int64_t e = 0; e < experts; ++e)
+      MOQA_CHECK(std::isfinite(score[e]), "analysis: layer ", acc.layer, ": token ", t, ": router score of expert ", e,
+                 " is ", score[e], ", expected a finite value");
+
+    acc.token_weight_sum += r;
     for (int64_t e = 0; e < experts; ++e) acc.router_prob_mass[static_cast<size_t>(e)] += score[e];
 
-    const float* x = batch.inputs.data() + t * channels;
     for (int64_t s = 0; s < k; ++s) {
       const int64_t e = routing.expert(t, s);
       MOQA_CHECK(e >= 0 && e < experts, "analysis: layer ", acc.layer, ": token ", t, " routed to expert ", e,
@@ -65,6 +76,8 @@ void accumulate(LayerAccumulator& acc, const RoutedBatch& batch, bool gate_weigh
         MOQA_CHECK(routing.expert(t, other) != e, "analysis: layer ", acc.layer, ": token ", t,
                    " routed to expert ", e, " twice");
       const double g = routing.weight(t, s);
+      MOQA_CHECK(std::isfinite(g), "analysis: layer ", acc.layer, ": token ", t, ": combine weight of expert ", e,
+                 " is ", g, ", expected a finite value");
       const double w = r * (gate_weighted ? g : 1.0);
       const auto ue = static_cast<size_t>(e);
       acc.routed_count[ue] += 1;

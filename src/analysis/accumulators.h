@@ -60,7 +60,9 @@ struct RoutedBatch {
   std::span<const double> token_weights; // [tokens] r_t
 };
 
-// Adds one batch of routed tokens. Shapes are checked (moqa::Error naming the layer and the sizes).
+// Adds one batch of routed tokens. Shapes are checked (moqa::Error naming the layer and the sizes), and so
+// is every value: a NaN or inf input row, router score or combine weight, or a negative or non-finite
+// token weight, is a moqa::Error naming the layer and the token, never a silently NaN statistic.
 void accumulate(LayerAccumulator& acc, const RoutedBatch& batch, bool gate_weighted);
 
 // acc += other (same shape): the combination MPI's SUM/MAX reductions perform, for tests and for

@@ -30,13 +30,16 @@ std::vector<std::vector<Tensor>> channel_significance_by_expert(const Calibratio
   if (result.distributions.empty()) return out;
   const auto datasets = static_cast<int64_t>(result.distributions.size());
   const size_t layers = result.distributions.front().layers.size();
+  for (const DistributionStatistics& d : result.distributions)
+    MOQA_CHECK(d.layers.size() == layers, "analysis: distribution \"", d.name, "\" has statistics of ",
+               d.layers.size(), " MoE layers, expected ", layers);
   for (size_t l = 0; l < layers; ++l) {
     const LayerAccumulator& shape = result.distributions.front().layers[l].sums;
     std::vector<Tensor> experts;
     for (int64_t e = 0; e < shape.experts; ++e) {
       Tensor s({datasets, shape.channels});
       for (int64_t d = 0; d < datasets; ++d) {
-        const LayerStatistics& stats = result.distributions[static_cast<size_t>(d)].layers.at(l);
+        const LayerStatistics& stats = result.distributions[static_cast<size_t>(d)].layers[l];
         MOQA_CHECK(stats.sums.channels == shape.channels && stats.sums.experts == shape.experts,
                    "analysis: distributions disagree on the shape of MoE layer ", shape.layer);
         for (int64_t c = 0; c < shape.channels; ++c)

@@ -12,7 +12,7 @@
 //     accumulators are reduced to rank 0, which derives the layer's statistics (significance.h).
 // Progress (rank 0): windows of all ranks done/total, tokens/s and ETA per distribution.
 // Memory per rank: one batch of hidden states plus, for every MoE layer, five [E, C] float64 arrays
-// (Mixtral-8x7B: 42 MB). Window-major order means that with runtime.stream_weights every batch reloads
+// (Mixtral-8x7B: 42 MB; DeepSeek-V3, 58 layers x 256 experts x 7168 channels: 4.3 GB). Window-major order means that with runtime.stream_weights every batch reloads
 // each layer's weights: use large batches (or enough memory to keep the weights resident).
 #include <mpi.h>
 

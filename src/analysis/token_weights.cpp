@@ -1,5 +1,6 @@
 #include "analysis/token_weights.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -25,11 +26,16 @@ std::vector<double> token_reweighting(std::span<const int32_t> stream, std::span
   }
   std::vector<double> weight(frequency.size(), 0.0);
   if (positions == 0) return weight;
-  double total = 0.0;  // Σ_id f^(1-a), ascending id: the same order on every rank
+  // f^(-a) relative to the rarest sampled id, whose term is then exactly 1: Z cancels the common factor,
+  // and a large `a` can no longer underflow every term to 0 (which made Z = 0 and the weights NaN).
+  int64_t rarest = positions;
+  for (const int64_t f : frequency)
+    if (f > 0) rarest = std::min(rarest, f);
+  double total = 0.0;  // Σ_id f · (f / rarest)^(-a), ascending id: the same order on every rank
   for (size_t id = 0; id < frequency.size(); ++id) {
     if (frequency[id] == 0) continue;
     const double f = static_cast<double>(frequency[id]);
-    weight[id] = std::pow(f, -a);
+    weight[id] = std::pow(f / static_cast<double>(rarest), -a);
     total += f * weight[id];
   }
   const double z = total / static_cast<double>(positions);

@@ -22,14 +22,15 @@ void check_mpi(int code, std::string_view call) {
 MpiSession::MpiSession(int& argc, char**& argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
+  int provided = MPI_THREAD_FUNNELED;
   if (!initialized) {
-    int provided = MPI_THREAD_SINGLE;
     check_mpi(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     owns_mpi_ = true;
-    if (provided < MPI_THREAD_FUNNELED) abort("the MPI library does not provide MPI_THREAD_FUNNELED");
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // After the rank is known, so that the message names the rank that reports it.
+  if (provided < MPI_THREAD_FUNNELED) abort("the MPI library does not provide MPI_THREAD_FUNNELED");
   MPI_Comm node = MPI_COMM_NULL;
   check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
             "MPI_Comm_split_type");

@@ -70,18 +70,6 @@ json read_json_object(const fs::path& path) {
   return value;
 }
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  io::AtomicOutput output(path);
-  {
-    std::ofstream out(output.temp_path(), std::ios::binary | std::ios::trunc);
-    MOQA_CHECK(out, "cannot create '", output.temp_path().string(), "'");
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.close();
-    MOQA_CHECK(out, "cannot write '", output.temp_path().string(), "'");
-  }
-  output.commit();
-}
-
 void copy_file_atomic(const fs::path& from, const fs::path& to) {
   io::AtomicOutput output(to);
   std::error_code error;
@@ -135,7 +123,7 @@ void write_index(const fs::path& dir, const std::map<std::string, std::string>& 
   index["metadata"] = std::move(metadata);
   index["weight_map"] = json::object();
   for (const auto& [tensor, shard] : weight_map) index["weight_map"][tensor] = shard;
-  write_text_atomic(dir / kIndexFile, index.dump(2) + "\n");
+  io::write_file_atomic(dir / kIndexFile, index.dump(2) + "\n");
 }
 
 std::string shard_name(const char* prefix, int64_t number, int64_t count) {
@@ -522,7 +510,7 @@ void write_quantized_index(const fs::path& dir, const fs::path& source_model_dir
              source_config.string(), "')");
   json config = read_json_object(source_config);
   config["quantization_config"] = quantization_config(shards, summary);
-  write_text_atomic(dir / kConfigFile, config.dump(2) + "\n");
+  io::write_file_atomic(dir / kConfigFile, config.dump(2) + "\n");
   copy_auxiliary_files(source_model_dir, dir);
   remove_stale_shards(dir, kQuantizedShardPattern, shard_files);
 
@@ -710,7 +698,7 @@ void export_dequantized(const io::CheckpointReader& reader, const fs::path& out_
   config.erase("quantization_config");
   config["torch_dtype"] = torch_dtype_name(options.dtype);
   if (config.contains("dtype")) config["dtype"] = torch_dtype_name(options.dtype);  // transformers v5 spelling
-  write_text_atomic(out_dir / kConfigFile, config.dump(2) + "\n");
+  io::write_file_atomic(out_dir / kConfigFile, config.dump(2) + "\n");
   copy_auxiliary_files(reader.directory(), out_dir);
 
   json metadata = json::object();

@@ -48,7 +48,6 @@ int64_t effective_block_size(int64_t requested, int64_t group_size, int64_t cols
   return block;
 }
 
-
 std::vector<int32_t> act_order_permutation(const Hessian& h) {
   std::vector<int32_t> perm(static_cast<size_t>(h.cols));
   std::iota(perm.begin(), perm.end(), 0);

@@ -85,6 +85,23 @@ TEST(AllocateMoqaV1, EnforceBudgetDemotesHighToLow) {
   EXPECT_EQ(result.budget_demotions[1].expert, 3);
 }
 
+TEST(AllocateMoqaV1, EnforcedBudgetBelowExplicitLowBitsIsAnError) {
+  AllocationOptions options = v1_options();
+  options.low_bits = 4;  // above the target: demotion, which stops at low_bits, could never reach it
+  options.high_bits = 8;
+  options.target_bits = 3.0;
+  options.enforce_budget = true;
+  try {
+    allocate(make_input({{0.4, 0.1, 0.3, 0.2}}), options);
+    FAIL() << "expected moqa::Error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("MoE layer 0: every expert at low_bits = 4"), std::string::npos)
+        << error.what();
+  }
+  options.enforce_budget = false;  // not enforced: the widths stand as the split gives them
+  EXPECT_EQ(allocate(make_input({{0.4, 0.1, 0.3, 0.2}}), options).bits[0], (std::vector<int>{8, 4, 8, 4}));
+}
+
 TEST(AllocateMoqaV1, CoactivationLiftsPartnersWhileTheBudgetAllows) {
   // Expert 0 is high. Experts 2 and 3 co-fire with it (0.8, 0.6), expert 1 barely (0.1).
   AllocationInput input = make_input({{0.7, 0.1, 0.1, 0.1}});

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "allocate_test_util.h"
@@ -62,6 +63,16 @@ std::vector<int> random_bits(SplitMix64& rng) {
   return bits;
 }
 
+// The cheapest and the dearest total over all selections (random_items lists costs ascending).
+std::pair<int64_t, int64_t> cost_range(const std::vector<KnapsackItem>& items) {
+  int64_t low = 0, high = 0;
+  for (const KnapsackItem& item : items) {
+    low += item.costs.front();
+    high += item.costs.back();
+  }
+  return {low, high};
+}
+
 void expect_consistent(const std::vector<KnapsackItem>& items, const KnapsackSolution& solution, int64_t capacity) {
   int64_t cost = 0;
   double value = 0.0;
@@ -80,11 +91,7 @@ TEST(AllocateKnapsack, MatchesBruteForceOnRandomInstances) {
     const std::vector<int> bits = random_bits(rng);
     const size_t n = static_cast<size_t>(uniform_int(rng, 2, 7));
     const std::vector<KnapsackItem> items = random_items(rng, n, bits);
-    int64_t low = 0, high = 0;
-    for (const KnapsackItem& item : items) {
-      low += item.costs.front();
-      high += item.costs.back();
-    }
+    const auto [low, high] = cost_range(items);
     const int64_t capacity = uniform_int(rng, low, high + 5);
     const KnapsackSolution solution = solve_multiple_choice_knapsack(items, capacity, int64_t{1} << 25);
     SCOPED_TRACE(::testing::Message() << "instance " << instance << " n " << n << " capacity " << capacity);
@@ -102,11 +109,7 @@ TEST(AllocateKnapsack, CoarsenedUnitStaysFeasibleAndWithinBound) {
     const std::vector<int> bits = random_bits(rng);
     const size_t n = static_cast<size_t>(uniform_int(rng, 2, 6));
     const std::vector<KnapsackItem> items = random_items(rng, n, bits);
-    int64_t low = 0, high = 0;
-    for (const KnapsackItem& item : items) {
-      low += item.costs.front();
-      high += item.costs.back();
-    }
+    const auto [low, high] = cost_range(items);
     const int64_t capacity = uniform_int(rng, low, high);
     // A table of at most 4 capacity units per item forces a coarse unit on most instances.
     const KnapsackSolution solution = solve_multiple_choice_knapsack(items, capacity, static_cast<int64_t>(n) * 4);

@@ -18,6 +18,7 @@
 #include "dist/alltoall_executor.h"
 #include "dist/shard_plan.h"
 #include "model/expert_executor.h"
+#include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
 namespace moqa::analysis {
@@ -29,16 +30,8 @@ namespace {
 // rank counts and batch sizes): a float32 ulp or so, up to 3e-7 measured (in a maximum), 1e-6 allowed.
 constexpr double kRelativeTolerance = 1e-6;
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
+using test::world_rank;
+using test::world_size;
 
 // Two distributions over the tiny models' 512-token vocabulary: byte-like ids of a repetitive English
 // text, and pseudo-random ids from the upper half of the vocabulary.

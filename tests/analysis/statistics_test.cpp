@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "analysis/accumulators.h"
@@ -99,6 +100,30 @@ TEST(AnalysisAccumulator, RejectsInconsistentInput) {
                           true),
                Error);
   EXPECT_THROW(make_layer_accumulator(0, 2, 4, 3, true), Error);  // top-3 of 2 experts
+}
+
+TEST(AnalysisAccumulator, RejectsNonFiniteValuesNamingTheToken) {
+  const Example ex;
+  LayerAccumulator acc = make_layer_accumulator(7, 3, 2, 2, true);
+  const auto expect_error = [&](const RoutedBatch& batch, const std::string& needle) {
+    try {
+      accumulate(acc, batch, true);
+      FAIL() << "expected moqa::Error mentioning " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  std::vector<float> x = ex.x;
+  x[3] = std::nanf("");
+  expect_error({.inputs = x, .scores = ex.scores, .routing = ex.routing, .token_weights = ex.r}, "token 1, channel 1");
+  std::vector<float> scores = ex.scores;
+  scores[8] = INFINITY;
+  expect_error({.inputs = ex.x, .scores = scores, .routing = ex.routing, .token_weights = ex.r}, "token 2");
+  backend::Routing routing = ex.routing;
+  routing.weights[0] = std::nanf("");
+  expect_error({.inputs = ex.x, .scores = ex.scores, .routing = routing, .token_weights = ex.r}, "combine weight");
+  const std::vector<double> r{1.0, -1.0, 1.0};
+  expect_error({.inputs = ex.x, .scores = ex.scores, .routing = ex.routing, .token_weights = r}, "token 1");
 }
 
 TEST(AnalysisSignificance, ChannelSignificanceKinds) {
@@ -200,6 +225,11 @@ TEST(AnalysisTokenWeights, InverseFrequencyPowerNormalisedToMeanOne) {
   // a window drawn twice counts twice
   const auto twice = token_reweighting(stream, std::vector<int64_t>{0, 0, 3}, 3, 1.0);
   EXPECT_GT(twice[9], w[9]);
+  // a large `a` underflows f^(-a) for every id; the weights stay finite and still average 1
+  const auto steep = token_reweighting(stream, starts, 3, 2000.0);
+  EXPECT_EQ(steep[5], 0.0);
+  EXPECT_EQ(steep[7], 0.0);
+  EXPECT_DOUBLE_EQ(steep[9], 6.0);
   EXPECT_THROW(token_reweighting(stream, starts, 3, -1.0), Error);
   EXPECT_THROW(token_reweighting(stream, std::vector<int64_t>{5}, 3, 1.0), Error);
 }

@@ -30,6 +30,7 @@
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/observer.h"
+#include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
 namespace moqa::dist {
@@ -41,17 +42,10 @@ constexpr double kGoldenTolerance = 1e-4;  // relative to the golden tensor's st
 // dense layers run on fewer rows); observed: exactly 0 with OpenBLAS.
 constexpr double kSingleProcessTolerance = 1e-6;
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
+using test::gather_on_root;
+using test::sum_over_ranks;
+using test::world_rank;
+using test::world_size;
 
 double standard_deviation(const std::vector<float>& v) {
   double mean = 0, squares = 0;
@@ -67,31 +61,6 @@ double max_abs_difference(const std::vector<float>& a, const std::vector<float>&
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
   return worst;
-}
-
-// Every rank's values concatenated in rank order on rank 0 (empty elsewhere).
-std::vector<float> gather_on_root(const std::vector<float>& local) {
-  const int size = world_size();
-  const int count = static_cast<int>(local.size());
-  std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
-  MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-  int total = 0;
-  for (int r = 0; r < size; ++r) {
-    displs[static_cast<size_t>(r)] = total;
-    total += counts[static_cast<size_t>(r)];
-  }
-  std::vector<float> all(static_cast<size_t>(std::max(total, 1)));
-  float dummy = 0;
-  MPI_Gatherv(local.empty() ? &dummy : local.data(), count, MPI_FLOAT, all.data(), counts.data(), displs.data(),
-              MPI_FLOAT, 0, MPI_COMM_WORLD);
-  all.resize(static_cast<size_t>(world_rank() == 0 ? total : 0));
-  return all;
-}
-
-int64_t sum_over_ranks(int64_t value) {
-  int64_t sum = 0;
-  MPI_Allreduce(&value, &sum, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-  return sum;
 }
 
 model::TokenBatch windows_of(const io::SafetensorsFile& golden, int64_t begin, int64_t end) {

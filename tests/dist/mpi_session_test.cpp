@@ -1,7 +1,11 @@
-// MpiSession and the string broadcast under mpiexec (registered for 1 and 3 ranks).
+// MpiSession, the string broadcast and the owned MPI handles under mpiexec (registered for 1 and 3 ranks).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <climits>
+
+#include "core/error.h"
+#include "dist/mpi_datatype.h"
 #include "dist/mpi_session.h"
 
 namespace moqa::dist {
@@ -49,6 +53,21 @@ TEST(Communicator, OwnsASplitCommunicator) {
   Communicator moved(std::move(comm));
   EXPECT_EQ(comm.get(), MPI_COMM_NULL);
   EXPECT_EQ(moved.size(), expected);
+}
+
+TEST(Datatype, OwnsACommittedContiguousType) {
+  Datatype row = Datatype::contiguous(3, MPI_FLOAT);
+  int bytes = 0;
+  ASSERT_EQ(MPI_Type_size(row.get(), &bytes), MPI_SUCCESS);
+  EXPECT_EQ(bytes, 3 * static_cast<int>(sizeof(float)));
+  Datatype moved(std::move(row));
+  EXPECT_EQ(row.get(), MPI_DATATYPE_NULL);
+  EXPECT_NE(moved.get(), MPI_DATATYPE_NULL);
+  moved = Datatype::contiguous(2, MPI_INT64_T);  // the old type is freed, the new one owned
+  ASSERT_EQ(MPI_Type_size(moved.get(), &bytes), MPI_SUCCESS);
+  EXPECT_EQ(bytes, 16);
+  EXPECT_THROW(Datatype::contiguous(0, MPI_FLOAT), Error);
+  EXPECT_THROW(Datatype::contiguous(int64_t{INT_MAX} + 1, MPI_BYTE), Error);
 }
 
 }  // namespace

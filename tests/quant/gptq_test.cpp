@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <string>
 
 #include "core/error.h"
@@ -14,6 +13,8 @@
 
 namespace moqa::quant {
 namespace {
+
+using test::expect_error_mentions;
 
 Hessian hessian_of(const Tensor& x) {
   HessianSum acc = make_hessian_sum(x.dim(1));
@@ -263,15 +264,6 @@ TEST(QuantGptq, WorksWithoutDampingOnAFullRankHessian) {
   EXPECT_EQ(g.damping, 0.0);
   const double rtn = test::direct_output_error(w, dequantize(quantize_rtn(w, QuantSpec{4, 0, false}, "w")), x);
   EXPECT_LT(test::direct_output_error(w, dequantize(g.matrix), x), rtn);
-}
-
-void expect_error_mentions(const std::function<void()>& call, const std::vector<std::string>& needles) {
-  try {
-    call();
-    FAIL() << "expected moqa::Error";
-  } catch (const Error& e) {
-    for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(QuantGptq, InvalidArgumentsNameTheMatrixAndTheValue) {

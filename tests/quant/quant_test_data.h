@@ -1,11 +1,16 @@
 #pragma once
-// Deterministic synthetic weights and calibration inputs for the quant tests, plus the direct (not
-// Hessian-based) output error they are judged by.
+// Deterministic synthetic weights and calibration inputs for the quant tests, the direct (not
+// Hessian-based) output error they are judged by, and the check of an error message.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace moqa::quant::test {
@@ -60,6 +65,16 @@ inline double direct_output_error(const Tensor& w, const Tensor& q, const Tensor
     }
   }
   return total;
+}
+
+// `call` throws moqa::Error whose message contains every needle.
+inline void expect_error_mentions(const std::function<void()>& call, const std::vector<std::string>& needles) {
+  try {
+    call();
+    FAIL() << "expected moqa::Error";
+  } catch (const Error& e) {
+    for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace moqa::quant::test

@@ -4,7 +4,6 @@
 
 #include <cfloat>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <string>
 
@@ -14,6 +13,8 @@
 
 namespace moqa::quant {
 namespace {
+
+using test::expect_error_mentions;
 
 double squared_error(const Tensor& a, const Tensor& b) {
   double total = 0.0;
@@ -136,15 +137,6 @@ TEST(QuantRtn, GridFitMatchesTheDocumentedFormulas) {
   EXPECT_EQ(quantize_value(-1.0f, sym, 2), 1);  // -0.5 too
   EXPECT_EQ(quantize_value(std::numeric_limits<float>::quiet_NaN(), sym, 2), 0);
   EXPECT_EQ(dequantize_value(3, sym), 2.0f);
-}
-
-void expect_error_mentions(const std::function<void()>& call, const std::vector<std::string>& needles) {
-  try {
-    call();
-    FAIL() << "expected moqa::Error";
-  } catch (const Error& e) {
-    for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(QuantRtn, InvalidArgumentsNameTheMatrixAndTheValue) {
