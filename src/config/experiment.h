@@ -94,6 +94,10 @@ struct ModelSection {
   bool operator==(const ModelSection&) const = default;
 };
 
+// results.h5 keeps the fit over all distributions in /analysis/synthesized, next to one group per
+// [[calibration]] name: no distribution may take this name.
+inline constexpr std::string_view kReservedCalibrationName = "synthesized";
+
 // One calibration distribution D.
 struct CalibrationSet {
   std::string name;

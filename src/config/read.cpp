@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "config/override.h"
 #include "config/paths.h"
@@ -155,7 +156,9 @@ class TableReader {
     const int64_t value = i->get();
     const bool allowed = rule.allowed_ints.empty() ||
                          std::find(rule.allowed_ints.begin(), rule.allowed_ints.end(), value) != rule.allowed_ints.end();
-    if (!allowed || !in_range(static_cast<double>(value), rule)) return wrong(node, dotted, expectation<Int>(rule));
+    // std::in_range: an int member must not wrap whatever the rule says.
+    if (!allowed || !in_range(static_cast<double>(value), rule) || !std::in_range<Int>(value))
+      return wrong(node, dotted, expectation<Int>(rule));
     out = static_cast<Int>(value);
     return true;
   }
@@ -415,6 +418,14 @@ std::vector<SweepAxis> read_sweep(const toml::table& doc, ReadContext& context) 
     }
     if (ok) axes.push_back(std::move(axis));
   }
+  // Every run is expanded and validated up front; the cap also keeps the run count from overflowing.
+  constexpr size_t kMaxRuns = 1'000'000;
+  size_t runs = 1;
+  for (const auto& axis : axes) runs = std::min(kMaxRuns + 1, runs * axis.values.size());
+  if (runs > kMaxRuns)
+    context.error(context.where(*node), section,
+                  cat("found more than ", kMaxRuns, " runs (the product of the value counts), expected at most ",
+                      kMaxRuns));
   return axes;
 }
 

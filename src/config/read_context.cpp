@@ -1,5 +1,6 @@
 #include "config/read_context.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -89,6 +90,13 @@ std::string toml_string_literal(std::string_view text) {
   return out;
 }
 
+std::string toml_key(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  return bare ? std::string(key) : toml_string_literal(key);
+}
+
 std::string toml_float_literal(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
@@ -119,7 +127,7 @@ std::string toml_literal(const toml::node& node) {
     for (const auto& [key, value] : *t) {
       out += first ? " " : ", ";
       first = false;
-      out += cat(key.str(), " = ", toml_literal(value));
+      out += cat(toml_key(key.str()), " = ", toml_literal(value));
     }
     return out + (first ? "}" : " }");
   }

@@ -66,6 +66,7 @@ class ReadContext {
 // inline tables recursively. Used by to_toml, sweep literals and "found ..." messages.
 std::string toml_literal(const toml::node& node);
 std::string toml_string_literal(std::string_view text);
+std::string toml_key(std::string_view key);  // bare when TOML allows it, else quoted
 std::string toml_float_literal(double value);
 // "string \"abc\"", "integer 5", "array [1, 2]": what a message says was found.
 std::string describe_node(const toml::node& node);

@@ -68,6 +68,11 @@ void resolve_calibration(Experiment& e, ReadContext& context) {
   for (size_t i = 0; i < e.calibration.size(); ++i) {
     auto& set = e.calibration[i];
     if (!context.present(cat("calibration.", i, ".format"))) set.format = format_from_extension(set.path);
+    const std::string name_key = cat("calibration.", i, ".name");
+    if (set.name == kReservedCalibrationName && context.valid(name_key))
+      context.error(context.where(name_key), name_key,
+                    cat("found \"", set.name, "\", expected another name (results.h5 keeps the fit over all "
+                        "distributions in /analysis/", kReservedCalibrationName, ")"));
   }
   check_unique_names(e.calibration, "calibration", context);
 }
@@ -128,11 +133,12 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
     if (!context.present(prefix + "format"))
       set.format = zero_shot ? TextFormat::jsonl : format_from_extension(set.path);
     const bool kind_ok = context.valid(prefix + "kind");
-    if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task"))
+    if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task")) {
+      const auto& tasks = EnumNames<ZeroShotTask>::names;
       context.error(context.where(prefix.substr(0, prefix.size() - 1)), prefix + "task",
-                    "missing, expected one of \"arc_challenge\", \"arc_easy\", \"rte\", \"piqa\", \"copa\", \"cb\" or "
-                    "\"multiple_choice\" "
-                    "because kind = \"zero_shot\"");
+                    cat("missing, expected one of ", quoted_list(std::vector<std::string>(tasks.begin(), tasks.end())),
+                        " because kind = \"zero_shot\""));
+    }
     if (kind_ok && !zero_shot && set.task)
       context.error(context.where(prefix + "task"), prefix + "task",
                     cat("found \"", name_of(*set.task), "\" with kind = \"perplexity\", expected no task "

@@ -30,12 +30,12 @@ std::vector<int64_t> sample_window_starts(int64_t stream_tokens, int64_t seq_len
     const auto it = moved.find(index);
     return it == moved.end() ? index : it->second;
   };
-  const auto assign = [&](int64_t index, int64_t value) { moved[index] = value; };
   for (int64_t i = 0; i < samples; ++i) {
     const int64_t j = i + static_cast<int64_t>(rng.below(static_cast<uint64_t>(slots - i)));
     const int64_t chosen = value_at(j);
-    assign(j, value_at(i));
-    assign(i, chosen);
+    const int64_t displaced = value_at(i);
+    moved[j] = displaced;
+    moved[i] = chosen;
     starts.push_back(chosen * seq_len);
   }
   return starts;

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "data/jsonl_record.h"
 #include "data/text_file.h"
+#include "tokenizer/utf8.h"
 
 namespace moqa::data {
 namespace {
@@ -23,14 +25,8 @@ std::string_view strip(std::string_view text) {
 // One record being read: every accessor names file:line and the field when the record is wrong.
 class Record {
  public:
-  Record(const std::filesystem::path& path, const JsonlLine& line) : path_(path), line_(line.number) {
-    try {
-      value_ = json::parse(line.text);
-    } catch (const json::parse_error& e) {
-      fail(where(), ": invalid JSON: ", e.what());
-    }
-    if (!value_.is_object()) fail(where(), ": expected a JSON object per line, found ", value_.type_name());
-  }
+  Record(const std::filesystem::path& path, const JsonlLine& line)
+      : path_(path), line_(line.number), value_(parse_jsonl_object(path, line)) {}
 
   int64_t line() const { return line_; }
   std::string where() const { return cat(path_.string(), ":", line_); }
@@ -93,9 +89,7 @@ std::string copa_choice(std::string_view choice) {
 
 // Python's s.strip()[:-1]: drops the last code point (COPA's final period).
 std::string drop_last_code_point(std::string_view text) {
-  size_t end = text.size();
-  while (end > 0 && (static_cast<unsigned char>(text[end - 1]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end > 0 ? end - 1 : 0));
+  return std::string(text.substr(0, text.empty() ? 0 : tokenizer::previous_char_start(text, text.size())));
 }
 
 ChoiceExample arc(const Record& r) {

@@ -6,9 +6,10 @@
 // target_delimiter + choice of the prompt (eval/zero_shot.h).
 //
 // docs/EVALUATION.md gives every format's fields and exact template. In short (lm-eval 0.4 task YAMLs):
-//   arc_challenge, arc_easy  "Question: {question}\nAnswer:"     choices.text, gold = answerKey's index in
-//   choices.label piqa                     "Question: {goal}\nAnswer:"         [sol1, sol2], gold = label copa premise
-//   without its last character + " because" / " therefore" (question
+//   arc_challenge, arc_easy  "Question: {question}\nAnswer:", choices.text, gold = answerKey's index in
+//                            choices.label
+//   piqa                     "Question: {goal}\nAnswer:", [sol1, sol2], gold = label
+//   copa                     premise without its last character + " because" / " therefore" (question
 //                            cause / effect); choices " " + choice with a lower-cased first letter
 //   rte                      "{sentence1}\nQuestion: {sentence2} True or False?\nAnswer:" (glue; super_glue:
 //                            premise / hypothesis), ["True", "False"], label 0 (entailment) = True

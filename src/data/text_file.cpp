@@ -1,31 +1,19 @@
 #include "data/text_file.h"
 
 #include <lzma.h>
-#include <nlohmann/json.hpp>
 
 #include <array>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <memory>
 
 #include "core/error.h"
+#include "data/jsonl_record.h"
+#include "io/json_file.h"
 #include "tokenizer/utf8.h"
 
 namespace moqa::data {
 namespace {
 
 constexpr std::array<unsigned char, 6> kXzMagic{0xFD, '7', 'z', 'X', 'Z', 0x00};
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), ": cannot open text file: ", std::strerror(errno));
-  std::string bytes;
-  std::array<char, 1 << 16> buffer{};
-  while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) bytes.append(buffer.data(), static_cast<size_t>(in.gcount()));
-  if (in.bad()) fail(path.string(), ": error reading text file");
-  return bytes;
-}
 
 bool has_xz_magic(std::string_view bytes) {
   return bytes.size() >= kXzMagic.size() && std::memcmp(bytes.data(), kXzMagic.data(), kXzMagic.size()) == 0;
@@ -82,7 +70,7 @@ void check_utf8(const std::filesystem::path& path, std::string_view text) {
 }  // namespace
 
 std::string read_text(const std::filesystem::path& path) {
-  std::string bytes = read_bytes(path);
+  std::string bytes = io::read_file(path, "text file");
   if (has_xz_magic(bytes)) {
     bytes = decompress_xz(path, bytes);
   } else if (path.extension() == ".xz") {
@@ -108,16 +96,22 @@ std::vector<JsonlLine> read_jsonl_lines(const std::filesystem::path& path) {
   return lines;
 }
 
+nlohmann::json parse_jsonl_object(const std::filesystem::path& path, const JsonlLine& line) {
+  nlohmann::json record;
+  try {
+    record = nlohmann::json::parse(line.text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path.string(), ":", line.number, ": invalid JSON: ", e.what());
+  }
+  if (!record.is_object())
+    fail(path.string(), ":", line.number, ": expected a JSON object per line, found ", record.type_name());
+  return record;
+}
+
 std::vector<std::string> read_jsonl(const std::filesystem::path& path, std::string_view field) {
   std::vector<std::string> records;
   for (const JsonlLine& line : read_jsonl_lines(path)) {
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line.text);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail(path.string(), ":", line.number, ": invalid JSON: ", e.what());
-    }
-    if (!record.is_object()) fail(path.string(), ":", line.number, ": expected a JSON object per line");
+    const nlohmann::json record = parse_jsonl_object(path, line);
     const auto value = record.find(field);
     if (value == record.end()) fail(path.string(), ":", line.number, ": missing field \"", field, "\"");
     if (!value->is_string()) {

@@ -15,7 +15,7 @@ std::vector<EvalWindow> perplexity_windows(int64_t stream_tokens, int64_t seq_le
   std::vector<EvalWindow> windows;
   int64_t previous_end = 0;
   for (int64_t begin = 0; begin < stream_tokens; begin += stride) {
-    const int64_t end = std::min(begin + seq_len, stream_tokens);
+    const int64_t end = seq_len < stream_tokens - begin ? begin + seq_len : stream_tokens;  // no overflow
     EvalWindow window{begin, end - begin, std::max<int64_t>(1, previous_end - begin)};
     const bool partial = window.length < seq_len;
     if (window.targets() > 0 && (!partial || keep_partial_last)) windows.push_back(window);
@@ -33,8 +33,8 @@ int64_t total_targets(std::span<const EvalWindow> windows) {
 
 std::span<const int32_t> slice_tokens(std::span<const int32_t> tokens, int64_t begin, int64_t length) {
   const auto size = static_cast<int64_t>(tokens.size());
-  MOQA_CHECK(begin >= 0 && length >= 0 && begin <= size && length <= size - begin, "token range [", begin, ", ",
-             begin + length, ") is outside the stream of ", size, " tokens");
+  MOQA_CHECK(begin >= 0 && length >= 0 && begin <= size && length <= size - begin, "token range of ", length,
+             " tokens from ", begin, " is outside the stream of ", size, " tokens");
   return tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(length));
 }
 

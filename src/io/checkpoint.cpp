@@ -1,11 +1,10 @@
 #include "io/checkpoint.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace moqa::io {
 
@@ -15,18 +14,6 @@ using json = nlohmann::json;
 
 constexpr const char* kSingleFile = "model.safetensors";
 constexpr const char* kIndexFile = "model.safetensors.index.json";
-
-json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MOQA_CHECK(in, "cannot open '", path.string(), "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    fail(path.string(), ": not valid JSON (byte ", e.byte, "): ", e.what());
-  }
-}
 
 // Shard names come from a file we do not control: they must stay inside the checkpoint directory.
 void check_shard_name(const std::filesystem::path& index, const std::string& tensor, const std::string& shard) {
@@ -57,7 +44,7 @@ CheckpointReader CheckpointReader::open(const std::filesystem::path& model_dir) 
   const auto index_path = model_dir / kIndexFile;
   MOQA_CHECK(std::filesystem::exists(index_path), "model directory '", model_dir.string(), "' has neither ", kSingleFile,
              " nor ", kIndexFile, " (expected a Hugging Face safetensors checkpoint)");
-  const json index = read_json_file(index_path);
+  const json index = read_json_file(index_path, "checkpoint index");
   MOQA_CHECK(index.is_object(), index_path.string(), ": expected a JSON object with \"weight_map\", found ", index.type_name());
   const auto map = index.find("weight_map");
   MOQA_CHECK(map != index.end(), index_path.string(), ": missing key \"weight_map\" (expected {tensor name: shard file})");
@@ -110,13 +97,7 @@ const TensorEntry& CheckpointReader::entry(std::string_view tensor) const {
   return *found;
 }
 
-Tensor CheckpointReader::load(std::string_view tensor) const {
-  const TensorEntry& found = entry(tensor);
-  const SafetensorsFile& shard = shard_for(tensor);
-  Tensor out(found.shape);
-  convert_to_f32(found.dtype, shard.bytes(found).data(), out.data.size(), out.data.data());
-  return out;
-}
+Tensor CheckpointReader::load(std::string_view tensor) const { return shard_for(tensor).read(entry(tensor)); }
 
 Tensor CheckpointReader::load(std::string_view tensor, const Shape& expected_shape) const {
   const TensorEntry& found = entry(tensor);

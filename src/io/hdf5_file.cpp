@@ -74,32 +74,21 @@ std::string absolute(std::string_view path) {
   return out;
 }
 
-template <H5Number T>
-hid_t memory_type() {
-  if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  if constexpr (std::is_same_v<T, int64_t>) return H5T_NATIVE_INT64;
-  if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
-  if constexpr (std::is_same_v<T, uint8_t>) return H5T_NATIVE_UINT8;
-}
-
-// Fixed little-endian file types, so files are the same whatever machine wrote them.
-template <H5Number T>
-hid_t file_type() {
-  if constexpr (std::is_same_v<T, double>) return H5T_IEEE_F64LE;
-  if constexpr (std::is_same_v<T, float>) return H5T_IEEE_F32LE;
-  if constexpr (std::is_same_v<T, int64_t>) return H5T_STD_I64LE;
-  if constexpr (std::is_same_v<T, int32_t>) return H5T_STD_I32LE;
-  if constexpr (std::is_same_v<T, uint8_t>) return H5T_STD_U8LE;
-}
+// How moqa stores each element type: fixed little-endian file types (files are the same whatever machine
+// wrote them), the native type in memory, and the name messages use.
+struct NumberType {
+  hid_t memory;
+  hid_t file;
+  const char* name;
+};
 
 template <H5Number T>
-const char* type_name() {
-  if constexpr (std::is_same_v<T, double>) return "float64";
-  if constexpr (std::is_same_v<T, float>) return "float32";
-  if constexpr (std::is_same_v<T, int64_t>) return "int64";
-  if constexpr (std::is_same_v<T, int32_t>) return "int32";
-  if constexpr (std::is_same_v<T, uint8_t>) return "uint8";
+NumberType number_type() {
+  if constexpr (std::is_same_v<T, double>) return {H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, "float64"};
+  if constexpr (std::is_same_v<T, float>) return {H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, "float32"};
+  if constexpr (std::is_same_v<T, int64_t>) return {H5T_NATIVE_INT64, H5T_STD_I64LE, "int64"};
+  if constexpr (std::is_same_v<T, int32_t>) return {H5T_NATIVE_INT32, H5T_STD_I32LE, "int32"};
+  if constexpr (std::is_same_v<T, uint8_t>) return {H5T_NATIVE_UINT8, H5T_STD_U8LE, "uint8"};
 }
 
 H5Id simple_space(const Shape& shape, const std::filesystem::path& file, std::string_view object) {
@@ -141,6 +130,90 @@ bool link_exists(hid_t file, std::string_view object) {
   }
 }
 
+H5O_type_t object_type(hid_t file, const std::string& name, const std::filesystem::path& path) {
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  check(H5Oget_info_by_name3(file, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), path, name, "cannot inspect");
+#else
+  check(H5Oget_info_by_name2(file, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), path, name, "cannot inspect");
+#endif
+  return info.type;
+}
+
+// A new dataset `name` (absolute) with its missing parent groups; an existing one is an error.
+H5Id create_dataset(hid_t file, const std::string& name, hid_t type, const Shape& shape, const std::filesystem::path& path,
+                    std::string_view what) {
+  if (link_exists(file, name)) fail("HDF5 file '", path.string(), "': dataset '", name, "' already exists");
+  H5Id space = simple_space(shape, path, name);
+  H5Id lcpl = parents_lcpl(path, name);
+  return owned(H5Dcreate2(file, name.c_str(), type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose, path, name,
+               cat("cannot create ", what));
+}
+
+void write_utf8_dataset(hid_t file, std::string_view object, std::span<const char* const> values, const Shape& shape,
+                        const std::filesystem::path& path) {
+  const std::string name = absolute(object);
+  H5Id type = utf8_string_type(path, name);
+  H5Id dataset = create_dataset(file, name, type.get(), shape, path, "string dataset");
+  if (!values.empty())
+    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), path, name, "cannot write strings");
+}
+
+// Creates (or replaces) attribute `name` of `object` and writes `data` (nullptr: nothing to write).
+void write_attribute(hid_t file, std::string_view object, std::string_view name, hid_t stored_type, hid_t memory_type,
+                     const void* data, const Shape& shape, std::string_view what, const std::filesystem::path& path) {
+  const std::string target = absolute(object);
+  const std::string attr(name);
+  const std::string where = target + "@" + attr;
+  if (!link_exists(file, target))
+    fail("HDF5 file '", path.string(), "': cannot set attribute '", attr, "' on missing object '", target, "'");
+  if (check(H5Aexists_by_name(file, target.c_str(), attr.c_str(), H5P_DEFAULT), path, where, "cannot look up attribute") > 0)
+    check(H5Adelete_by_name(file, target.c_str(), attr.c_str(), H5P_DEFAULT), path, where, "cannot replace attribute");
+  H5Id space = simple_space(shape, path, where);
+  H5Id attribute = owned(H5Acreate_by_name(file, target.c_str(), attr.c_str(), stored_type, space.get(), H5P_DEFAULT,
+                                           H5P_DEFAULT, H5P_DEFAULT),
+                         H5Aclose, path, where, cat("cannot create ", what));
+  if (data) check(H5Awrite(attribute.get(), memory_type, data), path, where, "cannot write attribute");
+}
+
+// An open dataset or attribute with its stored type and element count, for the readers.
+struct Opened {
+  H5Id object;
+  H5Id type;
+  size_t count = 0;
+  Shape shape;
+};
+
+Opened open_dataset(hid_t file, const std::string& name, const std::filesystem::path& path) {
+  Opened out;
+  out.object = owned(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose, path, name, "cannot open dataset");
+  out.type = owned(H5Dget_type(out.object.get()), H5Tclose, path, name, "cannot read datatype");
+  H5Id space = owned(H5Dget_space(out.object.get()), H5Sclose, path, name, "cannot read dataspace");
+  out.shape = shape_of(space.get(), path, name);
+  out.count = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space.get()), path, name, "cannot count"));
+  return out;
+}
+
+Opened open_attribute(hid_t file, const std::string& object, const std::string& attr, const std::string& where,
+                      const std::filesystem::path& path) {
+  Opened out;
+  out.object = owned(H5Aopen_by_name(file, object.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path, where,
+                     "cannot open attribute");
+  out.type = owned(H5Aget_type(out.object.get()), H5Tclose, path, where, "cannot read attribute type");
+  H5Id space = owned(H5Aget_space(out.object.get()), H5Sclose, path, where, "cannot read attribute dataspace");
+  out.count = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space.get()), path, where, "cannot count"));
+  return out;
+}
+
+// The one value of a scalar (or one-element) string/number read.
+template <class T>
+T only_value(std::vector<T> values, const std::filesystem::path& path, std::string_view kind, std::string_view where,
+             std::string_view unit) {
+  MOQA_CHECK(values.size() == 1, "HDF5 file '", path.string(), "', ", kind, " '", where, "': holds ", values.size(), " ",
+             unit, ", expected one");
+  return std::move(values.front());
+}
+
 // Reads strings from a dataset or an attribute, variable-length or fixed-size.
 template <class ReadFn>
 std::vector<std::string> read_string_values(hid_t stored_type, size_t count, ReadFn read, const std::filesystem::path& file,
@@ -157,6 +230,7 @@ std::vector<std::string> read_string_values(hid_t stored_type, size_t count, Rea
     }
   } else {
     const size_t size = H5Tget_size(stored_type);
+    if (size == 0) h5_fail(file, object, "cannot read the fixed string size");
     H5Id type = owned(H5Tcopy(stored_type), H5Tclose, file, object, "cannot copy a string type");
     std::vector<char> buffer(count * size);
     check(read(type.get(), static_cast<void*>(buffer.data())), file, object, "cannot read fixed-size strings");
@@ -176,7 +250,7 @@ void check_numeric(hid_t stored_type, const std::filesystem::path& file, std::st
   if (!ok)
     fail("HDF5 file '", file.string(), "', object '", object, "': stored as ",
          cls == H5T_FLOAT ? "floating point" : cls == H5T_STRING ? "strings" : "a non-numeric type", ", cannot be read as ",
-         type_name<T>());
+         number_type<T>().name);
 }
 
 }  // namespace
@@ -238,13 +312,8 @@ void H5Writer::create_group(std::string_view path) {
   const std::string name = absolute(path);
   const hid_t f = file();
   if (link_exists(f, name)) {
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    check(H5Oget_info_by_name3(f, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), temp_path(), name, "cannot inspect");
-#else
-    check(H5Oget_info_by_name2(f, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), temp_path(), name, "cannot inspect");
-#endif
-    if (info.type != H5O_TYPE_GROUP) fail("HDF5 file '", temp_path().string(), "': '", name, "' exists and is not a group");
+    if (object_type(f, name, temp_path()) != H5O_TYPE_GROUP)
+      fail("HDF5 file '", temp_path().string(), "': '", name, "' exists and is not a group");
     return;
   }
   H5Id lcpl = parents_lcpl(temp_path(), name);
@@ -258,80 +327,44 @@ void H5Writer::write(std::string_view path, std::span<const T> values, const Sha
   const hid_t f = file();
   MOQA_CHECK(static_cast<int64_t>(values.size()) == element_count(shape), "HDF5 file '", temp_path().string(), "', dataset '",
              name, "': ", values.size(), " values given for shape ", to_string(shape));
-  if (link_exists(f, name)) fail("HDF5 file '", temp_path().string(), "': dataset '", name, "' already exists");
-  H5Id space = simple_space(shape, temp_path(), name);
-  H5Id lcpl = parents_lcpl(temp_path(), name);
-  H5Id dataset = owned(H5Dcreate2(f, name.c_str(), file_type<T>(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
-                       temp_path(), name, cat("cannot create ", type_name<T>(), " dataset of shape ", to_string(shape)));
+  const NumberType type = number_type<T>();
+  H5Id dataset = create_dataset(f, name, type.file, shape, temp_path(), cat(type.name, " dataset of shape ", to_string(shape)));
   if (!values.empty())
-    check(H5Dwrite(dataset.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), temp_path(), name,
+    check(H5Dwrite(dataset.get(), type.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), temp_path(), name,
           "cannot write dataset");
 }
 
 void H5Writer::write_strings(std::string_view path, const std::vector<std::string>& values) {
   QuietHdf5 quiet;
-  const std::string name = absolute(path);
-  const hid_t f = file();
-  if (link_exists(f, name)) fail("HDF5 file '", temp_path().string(), "': dataset '", name, "' already exists");
-  H5Id type = utf8_string_type(temp_path(), name);
-  H5Id space = simple_space(Shape{static_cast<int64_t>(values.size())}, temp_path(), name);
-  H5Id lcpl = parents_lcpl(temp_path(), name);
-  H5Id dataset = owned(H5Dcreate2(f, name.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
-                       temp_path(), name, "cannot create string dataset");
   std::vector<const char*> pointers;
+  pointers.reserve(values.size());
   for (const auto& v : values) pointers.push_back(v.c_str());
-  if (!pointers.empty())
-    check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), temp_path(), name,
-          "cannot write strings");
+  write_utf8_dataset(file(), path, pointers, Shape{static_cast<int64_t>(values.size())}, temp_path());
 }
 
 void H5Writer::write_string(std::string_view path, std::string_view value) {
   QuietHdf5 quiet;
-  const std::string name = absolute(path);
-  const hid_t f = file();
-  if (link_exists(f, name)) fail("HDF5 file '", temp_path().string(), "': dataset '", name, "' already exists");
-  H5Id type = utf8_string_type(temp_path(), name);
-  H5Id space = simple_space(Shape{}, temp_path(), name);
-  H5Id lcpl = parents_lcpl(temp_path(), name);
-  H5Id dataset = owned(H5Dcreate2(f, name.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
-                       temp_path(), name, "cannot create string dataset");
   const std::string text(value);
   const char* pointer = text.c_str();
-  check(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &pointer), temp_path(), name, "cannot write string");
+  write_utf8_dataset(file(), path, std::span<const char* const>(&pointer, 1), Shape{}, temp_path());
 }
 
 void H5Writer::set_attribute(std::string_view object, std::string_view name, std::string_view value) {
   QuietHdf5 quiet;
-  const std::string path = absolute(object);
-  const std::string attr(name);
-  const std::string where = path + "@" + attr;
   const hid_t f = file();
-  if (!link_exists(f, path)) fail("HDF5 file '", temp_path().string(), "': cannot set attribute '", attr, "' on missing object '", path, "'");
-  if (check(H5Aexists_by_name(f, path.c_str(), attr.c_str(), H5P_DEFAULT), temp_path(), where, "cannot look up attribute") > 0)
-    check(H5Adelete_by_name(f, path.c_str(), attr.c_str(), H5P_DEFAULT), temp_path(), where, "cannot replace attribute");
-  H5Id type = utf8_string_type(temp_path(), where);
-  H5Id space = simple_space(Shape{}, temp_path(), where);
-  H5Id attribute = owned(H5Acreate_by_name(f, path.c_str(), attr.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                         H5Aclose, temp_path(), where, "cannot create string attribute");
+  H5Id type = utf8_string_type(temp_path(), cat(absolute(object), "@", name));
   const std::string text(value);
   const char* pointer = text.c_str();
-  check(H5Awrite(attribute.get(), type.get(), &pointer), temp_path(), where, "cannot write attribute");
+  write_attribute(f, object, name, type.get(), type.get(), &pointer, Shape{}, "string attribute", temp_path());
 }
 
 template <H5Number T>
 void H5Writer::set_attribute_values(std::string_view object, std::string_view name, std::span<const T> values, bool scalar) {
   QuietHdf5 quiet;
-  const std::string path = absolute(object);
-  const std::string attr(name);
-  const std::string where = path + "@" + attr;
   const hid_t f = file();
-  if (!link_exists(f, path)) fail("HDF5 file '", temp_path().string(), "': cannot set attribute '", attr, "' on missing object '", path, "'");
-  if (check(H5Aexists_by_name(f, path.c_str(), attr.c_str(), H5P_DEFAULT), temp_path(), where, "cannot look up attribute") > 0)
-    check(H5Adelete_by_name(f, path.c_str(), attr.c_str(), H5P_DEFAULT), temp_path(), where, "cannot replace attribute");
-  H5Id space = simple_space(scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())}, temp_path(), where);
-  H5Id attribute = owned(H5Acreate_by_name(f, path.c_str(), attr.c_str(), file_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                         H5Aclose, temp_path(), where, cat("cannot create ", type_name<T>(), " attribute"));
-  if (!values.empty()) check(H5Awrite(attribute.get(), memory_type<T>(), values.data()), temp_path(), where, "cannot write attribute");
+  const NumberType type = number_type<T>();
+  write_attribute(f, object, name, type.file, type.memory, values.empty() ? nullptr : values.data(),
+                  scalar ? Shape{} : Shape{static_cast<int64_t>(values.size())}, cat(type.name, " attribute"), temp_path());
 }
 
 void H5Writer::commit() {
@@ -366,14 +399,7 @@ bool H5Reader::exists(std::string_view object) const {
 bool H5Reader::is_group(std::string_view object) const {
   QuietHdf5 quiet;
   const std::string name = absolute(object);
-  if (!link_exists(file_.get(), name)) return false;
-  H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-  check(H5Oget_info_by_name3(file_.get(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), path_, name, "cannot inspect");
-#else
-  check(H5Oget_info_by_name2(file_.get(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), path_, name, "cannot inspect");
-#endif
-  return info.type == H5O_TYPE_GROUP;
+  return link_exists(file_.get(), name) && object_type(file_.get(), name, path_) == H5O_TYPE_GROUP;
 }
 
 std::vector<std::string> H5Reader::members(std::string_view group) const {
@@ -396,26 +422,22 @@ std::vector<std::string> H5Reader::members(std::string_view group) const {
 
 Shape H5Reader::shape(std::string_view dataset) const {
   QuietHdf5 quiet;
-  const std::string name = absolute(dataset);
-  H5Id d = owned(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_, name, "cannot open dataset");
-  H5Id space = owned(H5Dget_space(d.get()), H5Sclose, path_, name, "cannot read dataspace");
-  return shape_of(space.get(), path_, name);
+  return open_dataset(file_.get(), absolute(dataset), path_).shape;
 }
 
 template <H5Number T>
 H5Array<T> H5Reader::read(std::string_view dataset) const {
   QuietHdf5 quiet;
   const std::string name = absolute(dataset);
-  H5Id d = owned(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_, name, "cannot open dataset");
-  H5Id type = owned(H5Dget_type(d.get()), H5Tclose, path_, name, "cannot read datatype");
-  check_numeric<T>(type.get(), path_, name);
-  H5Id space = owned(H5Dget_space(d.get()), H5Sclose, path_, name, "cannot read dataspace");
+  const Opened d = open_dataset(file_.get(), name, path_);
+  check_numeric<T>(d.type.get(), path_, name);
+  const NumberType type = number_type<T>();
   H5Array<T> out;
-  out.shape = shape_of(space.get(), path_, name);
-  out.values.resize(static_cast<size_t>(element_count(out.shape)));
+  out.shape = d.shape;
+  out.values.resize(d.count);
   if (!out.values.empty())
-    check(H5Dread(d.get(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()), path_, name,
-          cat("cannot read as ", type_name<T>()));
+    check(H5Dread(d.object.get(), type.memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.values.data()), path_, name,
+          cat("cannot read as ", type.name));
   return out;
 }
 
@@ -427,20 +449,14 @@ Tensor H5Reader::read_tensor(std::string_view dataset) const {
 std::vector<std::string> H5Reader::read_strings(std::string_view dataset) const {
   QuietHdf5 quiet;
   const std::string name = absolute(dataset);
-  H5Id d = owned(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose, path_, name, "cannot open dataset");
-  H5Id type = owned(H5Dget_type(d.get()), H5Tclose, path_, name, "cannot read datatype");
-  H5Id space = owned(H5Dget_space(d.get()), H5Sclose, path_, name, "cannot read dataspace");
-  const auto count = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space.get()), path_, name, "cannot count"));
+  const Opened d = open_dataset(file_.get(), name, path_);
   return read_string_values(
-      type.get(), count, [&](hid_t mem, void* buffer) { return H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer); }, path_,
-      name);
+      d.type.get(), d.count,
+      [&](hid_t mem, void* buffer) { return H5Dread(d.object.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer); }, path_, name);
 }
 
 std::string H5Reader::read_string(std::string_view dataset) const {
-  auto values = read_strings(dataset);
-  MOQA_CHECK(values.size() == 1, "HDF5 file '", path_.string(), "', dataset '", absolute(dataset), "': holds ", values.size(),
-             " strings, expected one");
-  return values.front();
+  return only_value(read_strings(dataset), path_, "dataset", absolute(dataset), "strings");
 }
 
 std::vector<std::string> H5Reader::attribute_names(std::string_view object) const {
@@ -474,16 +490,11 @@ std::string H5Reader::attribute_string(std::string_view object, std::string_view
   const std::string path = absolute(object);
   const std::string attr(name);
   const std::string where = path + "@" + attr;
-  H5Id a = owned(H5Aopen_by_name(file_.get(), path.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path_, where,
-                 "cannot open attribute");
-  H5Id type = owned(H5Aget_type(a.get()), H5Tclose, path_, where, "cannot read attribute type");
-  H5Id space = owned(H5Aget_space(a.get()), H5Sclose, path_, where, "cannot read attribute dataspace");
-  const auto count = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space.get()), path_, where, "cannot count"));
-  auto values = read_string_values(
-      type.get(), count, [&](hid_t mem, void* buffer) { return H5Aread(a.get(), mem, buffer); }, path_, where);
-  MOQA_CHECK(values.size() == 1, "HDF5 file '", path_.string(), "', attribute '", where, "': holds ", values.size(),
-             " strings, expected one");
-  return values.front();
+  const Opened a = open_attribute(file_.get(), path, attr, where, path_);
+  return only_value(
+      read_string_values(
+          a.type.get(), a.count, [&](hid_t mem, void* buffer) { return H5Aread(a.object.get(), mem, buffer); }, path_, where),
+      path_, "attribute", where, "strings");
 }
 
 template <H5Number T>
@@ -492,29 +503,20 @@ std::vector<T> H5Reader::attribute(std::string_view object, std::string_view nam
   const std::string path = absolute(object);
   const std::string attr(name);
   const std::string where = path + "@" + attr;
-  H5Id a = owned(H5Aopen_by_name(file_.get(), path.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, path_, where,
-                 "cannot open attribute");
-  H5Id type = owned(H5Aget_type(a.get()), H5Tclose, path_, where, "cannot read attribute type");
-  check_numeric<T>(type.get(), path_, where);
-  H5Id space = owned(H5Aget_space(a.get()), H5Sclose, path_, where, "cannot read attribute dataspace");
-  const auto count = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space.get()), path_, where, "cannot count"));
-  std::vector<T> out(count);
-  if (count > 0) check(H5Aread(a.get(), memory_type<T>(), out.data()), path_, where, cat("cannot read as ", type_name<T>()));
+  const Opened a = open_attribute(file_.get(), path, attr, where, path_);
+  check_numeric<T>(a.type.get(), path_, where);
+  const NumberType type = number_type<T>();
+  std::vector<T> out(a.count);
+  if (!out.empty()) check(H5Aread(a.object.get(), type.memory, out.data()), path_, where, cat("cannot read as ", type.name));
   return out;
 }
 
 double H5Reader::attribute_double(std::string_view object, std::string_view name) const {
-  const auto values = attribute<double>(object, name);
-  MOQA_CHECK(values.size() == 1, "HDF5 file '", path_.string(), "', attribute '", absolute(object), "@", name, "': holds ",
-             values.size(), " values, expected one");
-  return values.front();
+  return only_value(attribute<double>(object, name), path_, "attribute", cat(absolute(object), "@", name), "values");
 }
 
 int64_t H5Reader::attribute_int64(std::string_view object, std::string_view name) const {
-  const auto values = attribute<int64_t>(object, name);
-  MOQA_CHECK(values.size() == 1, "HDF5 file '", path_.string(), "', attribute '", absolute(object), "@", name, "': holds ",
-             values.size(), " values, expected one");
-  return values.front();
+  return only_value(attribute<int64_t>(object, name), path_, "attribute", cat(absolute(object), "@", name), "values");
 }
 
 #define MOQA_H5_INSTANTIATE(T)                                                                                   \

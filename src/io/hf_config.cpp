@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace moqa {
 
@@ -104,15 +104,13 @@ class Keys {
     const json* v = find(key);
     return v ? as_number(key, *v, expected) : fallback;
   }
-  double positive_number_or(std::string_view key, double fallback) const {
-    const double v = number_or(key, fallback, "a positive number");
-    if (!(v > 0)) invalid(key, cat("is ", v, ", expected a positive number"));
-    return v;
-  }
   double positive_number(std::string_view key) const {
     const double v = number(key, "a positive number");
     if (!(v > 0)) invalid(key, cat("is ", v, ", expected a positive number"));
     return v;
+  }
+  double positive_number_or(std::string_view key, double fallback) const {
+    return has(key) ? positive_number(key) : fallback;
   }
 
   bool boolean_or(std::string_view key, bool fallback) const {
@@ -134,14 +132,14 @@ class Keys {
     return v.get<std::string>();
   }
 
-  std::vector<int64_t> integer_list_or_empty(std::string_view key) const {
+  std::vector<int64_t> integer_list_or_empty(std::string_view key, std::string_view expected = "an array of integers") const {
     const json* v = find(key);
     if (!v) return {};
-    if (!v->is_array()) wrong(key, *v, "an array of integers");
+    if (!v->is_array()) wrong(key, *v, expected);
     std::vector<int64_t> out;
     for (const auto& item : *v) {
-      if (!item.is_number_integer()) wrong(key, *v, "an array of integers");
-      out.push_back(item.get<int64_t>());
+      if (!item.is_number_integer()) wrong(key, *v, expected);
+      out.push_back(as_integer(key, item, expected));
     }
     return out;
   }
@@ -181,23 +179,9 @@ class Keys {
 };
 
 json read_config_json(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MOQA_CHECK(in, "cannot open model config '", path.string(), "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string content = text.str();
-  try {
-    json parsed = json::parse(content);
-    MOQA_CHECK(parsed.is_object(), path.string(), ": expected a JSON object, found ", describe_json(parsed));
-    return parsed;
-  } catch (const json::parse_error& e) {
-    // Turn the byte position into line:column for editors.
-    const size_t at = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, content.size());
-    const size_t line = 1 + static_cast<size_t>(std::count(content.begin(), content.begin() + static_cast<long>(at), '\n'));
-    const size_t line_start = content.rfind('\n', at == 0 ? 0 : at - 1);
-    const size_t column = line_start == std::string::npos ? at + 1 : at - line_start;
-    fail(path.string(), ":", line, ":", column, ": not valid JSON: ", e.what());
-  }
+  json parsed = io::read_json_file(path, "model config");
+  MOQA_CHECK(parsed.is_object(), path.string(), ": expected a JSON object, found ", describe_json(parsed));
+  return parsed;
 }
 
 // ------------------------------------------------------------------------------------------------- rope
@@ -317,7 +301,7 @@ ExpertKeys parse_olmoe(const Keys& k, ModelConfig& c) {
   c.norm_topk_prob = k.boolean_or("norm_topk_prob", false);
   c.qk_norm = QkNorm::full;
   c.qkv_bias = c.o_bias = k.boolean_or("attention_bias", false);
-  if (k.has("clip_qkv")) c.clip_qkv = k.positive_number_or("clip_qkv", 0.0);
+  if (k.has("clip_qkv")) c.clip_qkv = k.positive_number("clip_qkv");
   return {"num_experts", "intermediate_size"};
 }
 
@@ -478,14 +462,9 @@ ModelConfig load_hf_config(const std::filesystem::path& config_json) {
 
   c.bos_token_id = k.optional_integer("bos_token_id");
   if (const json* eos = k.find("eos_token_id")) {
-    if (eos->is_array()) {
-      for (size_t i = 0; i < eos->size(); ++i) {
-        if (!(*eos)[i].is_number_integer()) k.wrong("eos_token_id", *eos, "an integer or an array of integers");
-        c.eos_token_ids.push_back((*eos)[i].get<int64_t>());
-      }
-    } else {
-      c.eos_token_ids.push_back(k.integer("eos_token_id", "an integer or an array of integers"));
-    }
+    constexpr std::string_view kEosExpected = "an integer or an array of integers";
+    c.eos_token_ids = eos->is_array() ? k.integer_list_or_empty("eos_token_id", kEosExpected)
+                                      : std::vector<int64_t>{k.integer("eos_token_id", kEosExpected)};
     if (!c.eos_token_ids.empty()) c.eos_token_id = c.eos_token_ids.front();
   }
   c.torch_dtype = k.string_or("torch_dtype", k.string_or("dtype", ""));

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -243,31 +244,32 @@ int64_t TensorEntry::element_count() const { return moqa::element_count(shape); 
 // ---------------------------------------------------------------------------------------------- MappedFile
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  // Closed on every path out of the constructor; the mapping keeps the file alive without it.
+  struct Descriptor {
+    int fd;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  const Descriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) {
     const int err = errno;
     fail("cannot open '", path.string(), "': ", std::strerror(err));
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(file.fd, &st) != 0) {
     const int err = errno;
-    ::close(fd);
     fail("cannot stat '", path.string(), "': ", std::strerror(err));
   }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail("cannot map '", path.string(), "': not a regular file");
-  }
+  if (!S_ISREG(st.st_mode)) fail("cannot map '", path.string(), "': not a regular file");
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    void* mapped = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (size_ == 0) return;  // mmap rejects empty lengths; an empty span needs no mapping
+  void* mapped = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd, 0);
+  if (mapped == MAP_FAILED) {
     const int err = errno;
-    ::close(fd);  // the mapping keeps the file alive
-    if (mapped == MAP_FAILED) fail("cannot map '", path.string(), "' (", size_, " bytes): ", std::strerror(err));
-    data_ = static_cast<const std::byte*>(mapped);
-  } else {
-    ::close(fd);
+    fail("cannot map '", path.string(), "' (", size_, " bytes): ", std::strerror(err));
   }
+  data_ = static_cast<const std::byte*>(mapped);
 }
 
 MappedFile::~MappedFile() {
@@ -366,8 +368,12 @@ std::span<const std::byte> SafetensorsFile::bytes(const TensorEntry& entry) cons
 Tensor SafetensorsFile::read(std::string_view name) const {
   const TensorEntry* entry = find(name);
   MOQA_CHECK(entry, path().string(), ": no tensor '", name, "' (the file holds ", tensors_.size(), " tensors)");
-  Tensor out(entry->shape);
-  convert_to_f32(entry->dtype, bytes(*entry).data(), out.data.size(), out.data.data());
+  return read(*entry);
+}
+
+Tensor SafetensorsFile::read(const TensorEntry& entry) const {
+  Tensor out(entry.shape);
+  convert_to_f32(entry.dtype, bytes(entry).data(), out.data.size(), out.data.data());
   return out;
 }
 
@@ -505,19 +511,28 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   const uint64_t header_bytes = text.size();
 
   AtomicOutput output(path);
-  std::FILE* out = std::fopen(output.temp_path().c_str(), "wb");
+  struct CloseFile {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> out(std::fopen(output.temp_path().c_str(), "wb"));
   if (!out) {
     const int err = errno;
     fail("cannot create '", output.temp_path().string(), "': ", std::strerror(err));
   }
-  bool ok = std::fwrite(&header_bytes, 8, 1, out) == 1 && std::fwrite(text.data(), 1, text.size(), out) == text.size();
-  for (const auto& tensor : tensors) {
-    if (!ok) break;
-    ok = tensor.bytes.empty() || std::fwrite(tensor.bytes.data(), 1, tensor.bytes.size(), out) == tensor.bytes.size();
+  const auto write = [&](const void* data, size_t size) {
+    if (size > 0 && std::fwrite(data, 1, size, out.get()) != size) {
+      const int err = errno;
+      fail("cannot write '", output.temp_path().string(), "': ", std::strerror(err));
+    }
+  };
+  write(&header_bytes, 8);
+  write(text.data(), text.size());
+  for (const auto& tensor : tensors) write(tensor.bytes.data(), tensor.bytes.size());
+  // fclose flushes the buffer: its failure (a full disk) is a failed write too.
+  if (std::fclose(out.release()) != 0) {
+    const int err = errno;
+    fail("cannot write '", output.temp_path().string(), "': ", std::strerror(err));
   }
-  const int write_errno = errno;
-  ok = (std::fclose(out) == 0) && ok;
-  if (!ok) fail("cannot write '", output.temp_path().string(), "': ", std::strerror(write_errno ? write_errno : errno));
   output.commit();
 }
 

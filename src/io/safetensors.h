@@ -69,6 +69,7 @@ class SafetensorsFile {
   uint64_t data_start() const { return data_start_; }  // file offset of the data section (8 + N)
   // Converts any floating or integer dtype to float32. Throws naming the file when `name` is absent.
   Tensor read(std::string_view name) const;
+  Tensor read(const TensorEntry& entry) const;  // `entry` must be one of tensors()
 
  private:
   std::shared_ptr<const MappedFile> file_;

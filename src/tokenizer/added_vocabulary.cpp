@@ -8,18 +8,11 @@
 namespace moqa::tokenizer {
 namespace {
 
-char32_t last_char(std::string_view text) {
-  size_t start = text.size() - 1;
-  while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
-  return decode_utf8(text, start);
-}
-
 // Start of the run of whitespace that ends text[..end].
 size_t trailing_space_start(std::string_view text, size_t end, size_t floor) {
   size_t pos = end;
   while (pos > floor) {
-    size_t start = pos - 1;
-    while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    const size_t start = previous_char_start(text, pos);
     if (!is_whitespace(decode_utf8(text, start))) break;
     pos = start;
   }
@@ -134,7 +127,7 @@ std::vector<Segment> split_on_added_tokens(const AddedVocabulary& vocabulary, co
     const AddedToken& token = vocabulary.by_id.at(found->second);
     if (start < covered) continue;  // inside whitespace an rstrip token already swallowed
     if (token.single_word) {
-      const bool word_before = start > 0 && is_word_char(last_char(text.substr(0, start)));
+      const bool word_before = start > 0 && is_word_char(decode_utf8(text, previous_char_start(text, start)));
       const bool word_after = stop < text.size() && is_word_char(decode_utf8(text, stop));
       if (word_before || word_after) continue;
     }

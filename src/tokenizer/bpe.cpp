@@ -26,11 +26,7 @@ TokenIds parse_vocab(const Json& model, const JsonWhere& where) {
   TokenIds ids;
   ids.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const Json& id = it.value();
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      fail_at(at.field(it.key()), "expected a token id (integer in [0, 2^31)), found ", json_kind(id));
-    }
-    ids.insert_or_assign(it.key(), static_cast<int32_t>(id.get<int64_t>()));
+    ids.insert_or_assign(it.key(), require_token_id(it.value(), at.field(it.key())));
   }
   return ids;
 }

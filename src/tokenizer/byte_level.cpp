@@ -30,8 +30,6 @@ const ByteLevelTables& tables() {
 
 }  // namespace
 
-void append_byte_level(std::string& out, unsigned char byte) { out += tables().byte_to_text[byte]; }
-
 std::string bytes_to_byte_level(std::string_view bytes) {
   const ByteLevelTables& t = tables();
   std::string out;

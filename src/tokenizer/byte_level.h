@@ -10,7 +10,6 @@ namespace moqa::tokenizer {
 
 // The UTF-8 encoding of the character that stands for each byte of `bytes`, concatenated.
 std::string bytes_to_byte_level(std::string_view bytes);
-void append_byte_level(std::string& out, unsigned char byte);
 
 // The byte a byte-level character stands for, or nullopt for characters outside the mapping.
 std::optional<uint8_t> byte_level_to_byte(char32_t c);

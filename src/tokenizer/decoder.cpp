@@ -126,20 +126,6 @@ std::string strip(const std::string& token, const StripDecoder& s) {
   return token.substr(begin, end - begin);
 }
 
-std::string replace_code_point(const std::string& token, char32_t from, const std::string& to) {
-  std::string out;
-  for (size_t pos = 0; pos < token.size();) {
-    const size_t length = utf8_length(static_cast<unsigned char>(token[pos]));
-    if (decode_utf8(token, pos) == from) {
-      out += to;
-    } else {
-      out.append(token, pos, length);
-    }
-    pos += length;
-  }
-  return out;
-}
-
 Strings apply(const DecoderStep& step, Strings tokens) {
   return std::visit(
       Overloaded{
@@ -159,15 +145,16 @@ Strings apply(const DecoderStep& step, Strings tokens) {
             return tokens;
           },
           [&](const MetaspaceDecoder& s) {
+            const std::string replacement = to_utf8(s.replacement);
             for (size_t i = 0; i < tokens.size(); ++i) {
-              tokens[i] = replace_code_point(tokens[i], s.replacement, i == 0 && s.drop_leading ? "" : " ");
+              tokens[i] = replace_literal(tokens[i], replacement, i == 0 && s.drop_leading ? "" : " ");
             }
             return tokens;
           },
           [&](const BpeSuffixDecoder& s) {
+            if (s.suffix.empty()) return tokens;
             for (size_t i = 0; i < tokens.size(); ++i) {
-              const Pattern suffix{s.suffix, std::nullopt};
-              if (!s.suffix.empty()) tokens[i] = replace_all(tokens[i], suffix, i + 1 == tokens.size() ? "" : " ");
+              tokens[i] = replace_literal(tokens[i], s.suffix, i + 1 == tokens.size() ? "" : " ");
             }
             return tokens;
           },

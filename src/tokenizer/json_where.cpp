@@ -43,28 +43,36 @@ std::string require_string(const Json& object, std::string_view name, const Json
   return value.get<std::string>();
 }
 
-std::optional<std::string> optional_string(const Json& object, std::string_view name, const JsonWhere& where) {
+namespace {
+
+// The field's value, or nullptr when it is absent or null (both mean "use the default").
+const Json* optional_field(const Json& object, std::string_view name, const JsonWhere& where) {
   require_object(object, where);
   const auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) fail_at(where.field(name), "expected a string or null, found ", json_kind(*it));
-  return it->get<std::string>();
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::optional<std::string> optional_string(const Json& object, std::string_view name, const JsonWhere& where) {
+  const Json* value = optional_field(object, name, where);
+  if (!value) return std::nullopt;
+  if (!value->is_string()) fail_at(where.field(name), "expected a string or null, found ", json_kind(*value));
+  return value->get<std::string>();
 }
 
 bool optional_bool(const Json& object, std::string_view name, const JsonWhere& where, bool fallback) {
-  require_object(object, where);
-  const auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) fail_at(where.field(name), "expected true or false, found ", json_kind(*it));
-  return it->get<bool>();
+  const Json* value = optional_field(object, name, where);
+  if (!value) return fallback;
+  if (!value->is_boolean()) fail_at(where.field(name), "expected true or false, found ", json_kind(*value));
+  return value->get<bool>();
 }
 
 int64_t optional_int(const Json& object, std::string_view name, const JsonWhere& where, int64_t fallback) {
-  require_object(object, where);
-  const auto it = object.find(name);
-  if (it == object.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer()) fail_at(where.field(name), "expected an integer, found ", json_kind(*it));
-  return it->get<int64_t>();
+  const Json* value = optional_field(object, name, where);
+  if (!value) return fallback;
+  if (!value->is_number_integer()) fail_at(where.field(name), "expected an integer, found ", json_kind(*value));
+  return value->get<int64_t>();
 }
 
 const Json& require_array(const Json& object, std::string_view name, const JsonWhere& where) {
@@ -79,6 +87,12 @@ char32_t require_char(const Json& object, std::string_view name, const JsonWhere
     fail_at(where.field(name), "expected a single character, found '", text, "'");
   }
   return decode_utf8(text, 0);
+}
+
+int32_t require_token_id(const Json& value, const JsonWhere& where) {
+  if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX)
+    fail_at(where, "expected a token id (integer in [0, 2^31)), found ", json_kind(value));
+  return static_cast<int32_t>(value.get<int64_t>());
 }
 
 std::string component_type(const Json& object, const JsonWhere& where) { return require_string(object, "type", where); }

@@ -40,6 +40,8 @@ const Json& require_array(const Json& object, std::string_view name, const JsonW
 void require_object(const Json& value, const JsonWhere& where);
 // The value of a one-code-point string field (Metaspace replacement, Strip content).
 char32_t require_char(const Json& object, std::string_view name, const JsonWhere& where);
+// A token id: an integer in [0, 2^31).
+int32_t require_token_id(const Json& value, const JsonWhere& where);
 // The "type" field of a component, checked to be a string.
 std::string component_type(const Json& object, const JsonWhere& where);
 

@@ -54,8 +54,7 @@ std::string strip(std::string_view text, bool left, bool right) {
   }
   if (right) {
     while (end > begin) {
-      size_t start = end - 1;
-      while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+      const size_t start = previous_char_start(text, end);
       if (!is_whitespace(decode_utf8(text, start))) break;
       end = start;
     }

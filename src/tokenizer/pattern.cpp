@@ -44,4 +44,9 @@ std::string replace_all(std::string_view text, const Pattern& pattern, std::stri
   return out;
 }
 
+std::string replace_literal(std::string_view text, std::string_view literal, std::string_view content) {
+  if (literal.empty()) return std::string(text);  // find_all would never advance
+  return replace_all(text, Pattern{std::string(literal), std::nullopt}, content);
+}
+
 }  // namespace moqa::tokenizer

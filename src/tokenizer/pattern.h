@@ -23,5 +23,8 @@ Pattern parse_pattern(const Json& value, const JsonWhere& where);
 
 // Every match of `pattern` in `text` replaced by `content` (inserted literally).
 std::string replace_all(std::string_view text, const Pattern& pattern, std::string_view content);
+// The same for a literal (non-empty) pattern; on valid UTF-8 a whole character's encoding only matches
+// at character boundaries, so this also replaces one code point by a string.
+std::string replace_literal(std::string_view text, std::string_view literal, std::string_view content);
 
 }  // namespace moqa::tokenizer

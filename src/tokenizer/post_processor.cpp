@@ -10,20 +10,13 @@ namespace {
 
 constexpr const char* kSupported = "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence";
 
-int32_t parse_token_id(const Json& value, const JsonWhere& where) {
-  if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX) {
-    fail_at(where, "expected a token id (integer in [0, 2^31)), found ", json_kind(value));
-  }
-  return static_cast<int32_t>(value.get<int64_t>());
-}
-
 // "sep": ["</s>", 2] in BertProcessing / RobertaProcessing.
 int32_t parse_named_id(const Json& object, const char* name, const JsonWhere& where) {
   const Json& value = require_field(object, name, where);
   if (!value.is_array() || value.size() != 2 || !value[0].is_string()) {
     fail_at(where.field(name), "expected [\"token\", id], found ", value.dump());
   }
-  return parse_token_id(value[1], where.field(name).item(1));
+  return require_token_id(value[1], where.field(name).item(1));
 }
 
 TemplatePostProcessor parse_template(const Json& value, const JsonWhere& where) {
@@ -35,7 +28,7 @@ TemplatePostProcessor parse_template(const Json& value, const JsonWhere& where) 
     const JsonWhere at = specials_at.field(it.key());
     const Json& ids = require_array(it.value(), "ids", at);
     std::vector<int32_t> parsed;
-    for (size_t i = 0; i < ids.size(); ++i) parsed.push_back(parse_token_id(ids[i], at.field("ids").item(i)));
+    for (size_t i = 0; i < ids.size(); ++i) parsed.push_back(require_token_id(ids[i], at.field("ids").item(i)));
     specials.emplace(it.key(), std::move(parsed));
   }
 

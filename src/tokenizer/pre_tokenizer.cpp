@@ -190,19 +190,6 @@ void emit_split(const Piece& piece, std::vector<Span> spans, SplitBehavior behav
   }
 }
 
-std::string replace_char(const std::string& text, char ch, const std::string& replacement) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (const char c : text) {
-    if (c == ch) {
-      out += replacement;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 bool starts_with_char(std::string_view text, char32_t c) { return !text.empty() && decode_utf8(text, 0) == c; }
 
 // Runs of word characters and runs of other non-space characters: the reference's \w+|[^\w\s]+.
@@ -228,6 +215,11 @@ void split_whitespace_words(const Piece& piece, std::vector<Piece>& out) {
     }
     pos += length;
   }
+}
+
+// WhitespaceSplit, and the first half of BertPreTokenizer.
+void split_on_whitespace(const Piece& piece, std::vector<Piece>& out) {
+  emit_split(piece, spans_from_predicate(piece.text, is_whitespace), SplitBehavior::removed, false, out);
 }
 
 template <class Fn>
@@ -265,7 +257,7 @@ std::vector<Piece> apply(const PreTokenizerStep& step, std::vector<Piece>& piece
           [&](const MetaspacePreTokenizer& s) {
             const std::string replacement = to_utf8(s.replacement);
             return for_each_piece(pieces, [&](Piece& piece, std::vector<Piece>& out) {
-              piece.text = replace_char(piece.text, ' ', replacement);
+              piece.text = replace_literal(piece.text, " ", replacement);
               const bool prepend = s.prepend_scheme == PrependScheme::always ||
                                    (s.prepend_scheme == PrependScheme::first && piece.at_text_start);
               if (prepend && !starts_with_char(piece.text, s.replacement)) piece.text.insert(0, replacement);
@@ -284,20 +276,14 @@ std::vector<Piece> apply(const PreTokenizerStep& step, std::vector<Piece>& piece
             });
           },
           [&](const WhitespacePreTokenizer&) { return for_each_piece(pieces, split_whitespace_words); },
-          [&](const WhitespaceSplitPreTokenizer&) {
-            return for_each_piece(pieces, [&](const Piece& piece, std::vector<Piece>& out) {
-              emit_split(piece, spans_from_predicate(piece.text, is_whitespace), SplitBehavior::removed, false, out);
-            });
-          },
+          [&](const WhitespaceSplitPreTokenizer&) { return for_each_piece(pieces, split_on_whitespace); },
           [&](const PunctuationPreTokenizer& s) {
             return for_each_piece(pieces, [&](const Piece& piece, std::vector<Piece>& out) {
               emit_split(piece, spans_from_predicate(piece.text, is_punctuation), s.behavior, false, out);
             });
           },
           [&](const BertPreTokenizer&) {
-            std::vector<Piece> words = for_each_piece(pieces, [&](const Piece& piece, std::vector<Piece>& out) {
-              emit_split(piece, spans_from_predicate(piece.text, is_whitespace), SplitBehavior::removed, false, out);
-            });
+            std::vector<Piece> words = for_each_piece(pieces, split_on_whitespace);
             return for_each_piece(words, [&](const Piece& piece, std::vector<Piece>& out) {
               emit_split(piece, spans_from_predicate(piece.text, is_punctuation), SplitBehavior::isolated, false, out);
             });

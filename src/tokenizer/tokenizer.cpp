@@ -1,11 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "core/error.h"
+#include "io/json_file.h"
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/decoder.h"
@@ -43,24 +39,6 @@ struct Tokenizer::Impl {
 };
 
 namespace {
-
-std::string read_file(const std::filesystem::path& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), ": cannot open ", what, ": ", std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) fail(path.string(), ": error reading ", what);
-  return content.str();
-}
-
-Json parse_json_file(const std::filesystem::path& path, const char* what) {
-  const std::string text = read_file(path, what);
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    fail(path.string(), ": invalid JSON in ", what, ": ", e.what());
-  }
-}
 
 // "bos_token": "<s>" or {"content": "<s>", ...} or null, as tokenizer_config.json writes it.
 std::optional<int32_t> config_token(const Json& config, const char* key, const JsonWhere& where,
@@ -109,7 +87,7 @@ std::vector<int32_t> Tokenizer::Impl::encode_text(std::string_view text) const {
 Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
   auto impl = std::make_shared<Impl>();
   impl->source = tokenizer_json.string();
-  const Json root = parse_json_file(tokenizer_json, "tokenizer file");
+  const Json root = io::read_json_file(tokenizer_json, "tokenizer file");
   const JsonWhere where{impl->source, ""};
   require_object(root, where);
   if (const auto version = optional_string(root, "version", where); version && *version != "1.0") {
@@ -165,7 +143,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
   if (leading.size() == 1) impl->bos = leading.front();
   const std::filesystem::path config_path = tokenizer_json.parent_path() / "tokenizer_config.json";
   if (std::filesystem::exists(config_path)) {
-    const Json config = parse_json_file(config_path, "tokenizer config");
+    const Json config = io::read_json_file(config_path, "tokenizer config");
     const JsonWhere config_at{config_path.string(), ""};
     require_object(config, config_at);
     if (config.contains("bos_token")) impl->bos = config_token(config, "bos_token", config_at, tokenizer);

@@ -49,6 +49,9 @@ bool is_punctuation(char32_t c) {
 bool is_combining_mark(char32_t c) { return (category_mask(c) & U_GC_M_MASK) != 0; }
 
 std::string normalize_unicode(std::string_view text, NormalForm form) {
+  // ICU measures UTF-8 input in int32_t: a longer text would be silently truncated.
+  if (text.size() > static_cast<size_t>(INT32_MAX))
+    fail("Unicode normalization of a ", text.size(), "-byte text: ICU handles at most ", INT32_MAX, " bytes at once");
   const icu::Normalizer2& normalizer = normalizer_for(form);
   const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
   UErrorCode status = U_ZERO_ERROR;

@@ -21,6 +21,13 @@ inline size_t utf8_length(unsigned char lead) {
   return 4;
 }
 
+// Start of the code point that ends just before text[end] (text valid UTF-8, end > 0).
+inline size_t previous_char_start(std::string_view text, size_t end) {
+  size_t start = end - 1;
+  while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+  return start;
+}
+
 // Decodes the code point starting at text[pos] (text must be valid UTF-8).
 char32_t decode_utf8(std::string_view text, size_t pos);
 

@@ -433,6 +433,17 @@ TEST_F(ConfigTest, DuplicateNamesAreRejected) {
                              "), expected a name unique among the [[calibration]] tables");
 }
 
+TEST_F(ConfigTest, SynthesizedIsAReservedCalibrationName) {
+  std::string text = minimal();
+  text.replace(text.find("name = \"a\""), 10, "name = \"synthesized\"");
+  EXPECT_EQ(error(text), where(8, 8) + ": calibration.0.name: found \"synthesized\", expected another name (results.h5 "
+                                       "keeps the fit over all distributions in /analysis/synthesized)");
+  // Only [[calibration]] names share /analysis with the fit.
+  text = minimal();
+  text.replace(text.find("name = \"e\""), 10, "name = \"synthesized\"");
+  EXPECT_NO_THROW(parse(text));
+}
+
 TEST_F(ConfigTest, NamesMustBeIdentifiers) {
   std::string text = minimal();
   text.replace(text.find("name = \"a\""), 10, "name = \"a b\"");

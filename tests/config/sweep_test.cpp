@@ -92,6 +92,18 @@ TEST_F(ConfigTest, SweepKeysAreCheckedLikeOverrides) {
             where(16, 32) + ": sweep.allocation.target_bits: found integer 3 twice, expected each value at most once");
 }
 
+TEST_F(ConfigTest, SweepOfTooManyRunsIsRejected) {
+  std::string values = "[";
+  for (int i = 1; i <= 100; ++i) values += (i > 1 ? ", " : "") + std::to_string(i);
+  values += "]";
+  std::string text = minimal() + "\n[sweep]\n";
+  for (const char* key :
+       {"calibration.0.samples", "calibration.0.seq_len", "calibration.0.max_tokens", "evaluation.0.limit"})
+    text += cat('"', key, "\" = ", values, "\n");
+  EXPECT_EQ(error(text), where(15, 1) + ": sweep: found more than 1000000 runs (the product of the value counts), "
+                                        "expected at most 1000000");
+}
+
 TEST_F(ConfigTest, EveryRunOfASweepMustValidate) {
   const auto path = file();
   touch(path, minimal() + "\n[sweep]\n\"allocation.method\" = [\"moqa\", \"uniform\"]\n"

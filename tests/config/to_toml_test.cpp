@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/load.h"
+#include "config/read_context.h"
 #include "config/sweep.h"
 #include "config/to_toml.h"
 #include "config_fixture.h"
@@ -61,6 +62,13 @@ TEST_F(ConfigTest, ToTomlOfASweepRunRecordsTheRun) {
   Experiment again = parse(printed);
   again.run = run.run;  // the run's identity lives in comments, not keys
   EXPECT_EQ(again, run);
+}
+
+TEST(TomlLiteral, InlineTableKeysAreQuotedOnlyWhenTheyMustBe) {
+  const toml::table doc = toml::parse("x = { \"a b\" = 1, c-d = \"e\", \"\" = true }");
+  const std::string literal = toml_literal(*doc.get("x"));
+  EXPECT_EQ(literal, "{ \"\" = true, \"a b\" = 1, c-d = \"e\" }");
+  EXPECT_EQ(toml_literal(*toml::parse("y = " + literal).get("y")), literal);
 }
 
 }  // namespace

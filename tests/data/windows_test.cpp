@@ -68,6 +68,11 @@ TEST(DataWindows, EdgeCasesAndErrors) {
   EXPECT_THROW(moqa::data::perplexity_windows(100, 512, 513), moqa::Error);
   EXPECT_THROW(moqa::data::perplexity_windows(100, 1, 1), moqa::Error);
   EXPECT_THROW(moqa::data::perplexity_windows(100, 8, 0), moqa::Error);
+  // A window longer than any stream is one partial window, without overflowing begin + seq_len.
+  const auto huge = moqa::data::perplexity_windows(10, INT64_MAX, 1);
+  ASSERT_EQ(huge.size(), 1u);
+  EXPECT_EQ(huge[0].length, 10);
+  EXPECT_EQ(huge[0].targets(), 9);
   const std::vector<int32_t> stream{10, 11, 12, 13};
   const auto slice = moqa::data::slice_tokens(stream, 1, 2);
   EXPECT_EQ(std::vector<int32_t>(slice.begin(), slice.end()), (std::vector<int32_t>{11, 12}));

@@ -9,6 +9,7 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/decoder.h"
 #include "tokenizer/normalizer.h"
+#include "tokenizer/pattern.h"
 #include "tokenizer/post_processor.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
@@ -206,4 +207,15 @@ TEST(TokenizerUtf8, ValidationAndLossyConversionLikeRust) {
   EXPECT_EQ(tk::utf8_lossy("\xC0\x80"), fffd + fffd);
   EXPECT_EQ(tk::utf8_lossy("\xED\xA0\x80"), fffd + fffd + fffd);
   EXPECT_EQ(tk::utf8_lossy("\xFF" "é"), fffd + "é");
+}
+
+TEST(TokenizerUtf8, PreviousCharacterAndLiteralReplacement) {
+  const std::string text = "a\xC3\xA9\xF0\x9F\xA4\x96";  // a, é, 🤖
+  EXPECT_EQ(tk::previous_char_start(text, text.size()), 3u);
+  EXPECT_EQ(tk::previous_char_start(text, 3), 1u);
+  EXPECT_EQ(tk::previous_char_start(text, 1), 0u);
+  const std::string marker = "\xE2\x96\x81";  // U+2581
+  EXPECT_EQ(tk::replace_literal(marker + "a" + marker + "b", marker, " "), " a b");
+  EXPECT_EQ(tk::replace_literal("a b", " ", marker), "a" + marker + "b");
+  EXPECT_EQ(tk::replace_literal("abc", "", "x"), "abc");
 }
