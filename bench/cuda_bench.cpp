@@ -32,6 +32,7 @@
 #include "backend/cuda/routed_experts.h"
 #include "core/error.h"
 #include "kernels/device_query.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/synthetic_weights.h"
 #include "model/weight_source.h"
@@ -196,23 +197,8 @@ void measure_ceilings(backend::CudaBackend& gpu, const Options& o, std::vector<R
 }
 
 model::MixtralShape layer_shape(const Options& o) {
-  if (o.quick)
-    return {.layers = 1,
-            .hidden = 1024,
-            .expert_ffn = 3584,
-            .experts = 8,
-            .top_k = 2,
-            .heads = 8,
-            .kv_heads = 2,
-            .vocab = 32000};
-  return {.layers = 1,
-          .hidden = 4096,
-          .expert_ffn = 14336,
-          .experts = 8,
-          .top_k = 2,
-          .heads = 32,
-          .kv_heads = 8,
-          .vocab = 32000};
+  if (!o.quick) return {};  // MixtralShape's defaults: one Mixtral-8x7B layer
+  return {.layers = 1, .hidden = 1024, .expert_ffn = 3584, .heads = 8, .kv_heads = 2};
 }
 
 // Matrix-product FLOPs per token of one layer + lm_head (attention scores over a causal window of seq_len).
@@ -231,21 +217,13 @@ void measure_forward(backend::CudaBackend& gpu, const Options& o, std::vector<Ro
   const int64_t seq_len = o.quick ? 512 : 2048, windows = o.quick ? 2 : o.windows;
   model::Model model(model::mixtral_config(shape), std::make_shared<FastSyntheticWeights>(), gpu);
   model.load_layer(0);
-  std::mt19937 rng(5);
-  model::TokenBatch batch{windows, seq_len, std::vector<int32_t>(static_cast<size_t>(windows * seq_len))};
-  for (int32_t& id : batch.ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(shape.vocab));
-  std::vector<int32_t> positions, targets;  // next-token NLL of every position but each window's last
-  for (int64_t w = 0; w < windows; ++w) {
-    for (int64_t p = 0; p + 1 < seq_len; ++p) {
-      positions.push_back(static_cast<int32_t>(w * seq_len + p));
-      targets.push_back(batch.ids[static_cast<size_t>(w * seq_len + p + 1)]);
-    }
-  }
+  const model::TokenBatch batch = model::random_token_batch(windows, seq_len, shape.vocab, 5);
+  const model::NextTokenTargets scored = model::next_token_targets(batch);
   const double ms = time_ms(gpu, o.repeat, [&] {
     model::HiddenStates h = model.embed(batch);
     model.forward_layer(0, h);
     const backend::Array normed = model.final_norm(h);
-    model.token_nll(normed, positions, targets);
+    model.token_nll(normed, scored.rows, scored.targets);
   });
   const double tokens_per_s = static_cast<double>(windows * seq_len) / (ms * 1e-3);
   const double rate = tokens_per_s * flops_per_token(shape, seq_len);

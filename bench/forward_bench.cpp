@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "core/error.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/synthetic_weights.h"
 #include "tokenizer/tokenizer.h"
@@ -54,20 +54,12 @@ model::Model open_model(const po::variables_map& args, backend::Backend& backend
 
 // Seconds for `repeat` full forwards of `batch` random windows of seq_len tokens, scoring every position.
 double time_forward(model::Model& model, int64_t batch, int64_t seq_len, int64_t repeat) {
-  std::mt19937 rng(42);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(model.config().vocab_size - 1));
-  model::TokenBatch tokens{batch, seq_len, std::vector<int32_t>(static_cast<size_t>(batch * seq_len))};
-  for (int32_t& id : tokens.ids) id = token(rng);
-  std::vector<int32_t> rows, targets;
-  for (int64_t w = 0; w < batch; ++w)
-    for (int64_t p = 0; p + 1 < seq_len; ++p) {
-      rows.push_back(static_cast<int32_t>(w * seq_len + p));
-      targets.push_back(tokens.ids[static_cast<size_t>(w * seq_len + p + 1)]);
-    }
+  const model::TokenBatch tokens = model::random_token_batch(batch, seq_len, model.config().vocab_size, 42);
+  const model::NextTokenTargets scored = model::next_token_targets(tokens);
   auto run = [&] {
     model::HiddenStates h = model.embed(tokens);
     for (int64_t layer = 0; layer < model.config().num_layers; ++layer) model.forward_layer(layer, h);
-    return model.token_nll(model.final_norm(h), rows, targets);
+    return model.token_nll(model.final_norm(h), scored.rows, scored.targets);
   };
   run();  // warm-up: rope tables, page faults, BLAS buffers
   const auto start = Clock::now();

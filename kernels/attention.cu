@@ -42,7 +42,7 @@ int checked_int(int64_t value, const char* what) {
 
 }  // namespace
 
-void attention(cublasHandle_t blas, const float* q, const float* k, const float* v, const AttentionParams& s,
+void attention(cublasHandle_t blas, const float* q, const float* k, const float* v, const backend::AttentionShape& s,
                float* out, int64_t scratch_bytes, cudaStream_t stream) {
   const int64_t pairs = s.windows * s.heads;
   if (pairs == 0 || s.seq_len == 0) return;

@@ -13,23 +13,13 @@
 
 #include <cstdint>
 
-namespace moqa::cuda {
+#include "backend/shapes.h"
 
-// The fields of backend::AttentionShape.
-struct AttentionParams {
-  int64_t windows = 0;
-  int64_t seq_len = 0;
-  int64_t heads = 0;
-  int64_t kv_heads = 0;
-  int64_t qk_dim = 0;
-  int64_t v_dim = 0;
-  float scale = 1.0f;
-  int64_t window = 0;
-};
+namespace moqa::cuda {
 
 // q [windows*seq_len, heads*qk_dim], k [.., kv_heads*qk_dim], v [.., kv_heads*v_dim] -> out [.., heads*v_dim].
 // `blas` must be bound to `stream`.
-void attention(cublasHandle_t blas, const float* q, const float* k, const float* v, const AttentionParams& shape,
-               float* out, int64_t scratch_bytes, cudaStream_t stream);
+void attention(cublasHandle_t blas, const float* q, const float* k, const float* v,
+               const backend::AttentionShape& shape, float* out, int64_t scratch_bytes, cudaStream_t stream);
 
 }  // namespace moqa::cuda

@@ -137,7 +137,12 @@ class BlasHandle {
  public:
   explicit BlasHandle(cudaStream_t stream) {
     MOQA_CUBLAS_CHECK(cublasCreate(&handle_));
-    MOQA_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+    try {
+      MOQA_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+    } catch (...) {
+      cublasDestroy(handle_);  // no destructor runs for a constructor that throws
+      throw;
+    }
   }
   ~BlasHandle() {
     if (handle_ != nullptr) cublasDestroy(handle_);
@@ -156,7 +161,12 @@ class SolverHandle {
  public:
   explicit SolverHandle(cudaStream_t stream) {
     MOQA_CUSOLVER_CHECK(cusolverDnCreate(&handle_));
-    MOQA_CUSOLVER_CHECK(cusolverDnSetStream(handle_, stream));
+    try {
+      MOQA_CUSOLVER_CHECK(cusolverDnSetStream(handle_, stream));
+    } catch (...) {
+      cusolverDnDestroy(handle_);  // no destructor runs for a constructor that throws
+      throw;
+    }
   }
   ~SolverHandle() {
     if (handle_ != nullptr) cusolverDnDestroy(handle_);

@@ -8,7 +8,7 @@ namespace {
 // One thread per rotated pair (row, head, frequency i). Products and sums are rounded separately
 // (__fmul_rn / __fadd_rn) so that no fused multiply-add changes the result against the CPU.
 __global__ void rope_kernel(float* x, int64_t rows, int64_t cols, const float* cos, const float* sin,
-                            RopeParams layout) {
+                            backend::RopeLayout layout) {
   const int64_t half = layout.rot_dim / 2;
   const int64_t pairs = rows * layout.heads * half;
   for (int64_t idx = global_thread(); idx < pairs; idx += grid_threads()) {
@@ -29,7 +29,7 @@ __global__ void rope_kernel(float* x, int64_t rows, int64_t cols, const float* c
 
 }  // namespace
 
-void rope(float* x, int64_t rows, int64_t cols, const float* cos, const float* sin, const RopeParams& layout,
+void rope(float* x, int64_t rows, int64_t cols, const float* cos, const float* sin, const backend::RopeLayout& layout,
           cudaStream_t stream) {
   const int64_t pairs = rows * layout.heads * (layout.rot_dim / 2);
   if (pairs == 0) return;

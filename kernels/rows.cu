@@ -46,7 +46,7 @@ __global__ void scatter_add_kernel(float* dst, int64_t cols, const float* src, c
 }
 
 __global__ void copy_blocks_kernel(const float* src, int64_t src_cols, float* dst, int64_t dst_cols, int64_t rows,
-                                   BlockCopyParams b) {
+                                   backend::BlockCopy b) {
   const int64_t total = rows * b.count * b.width;
   for (int64_t idx = global_thread(); idx < total; idx += grid_threads()) {
     const int64_t j = idx % b.width;
@@ -86,7 +86,7 @@ void scatter_add_rows(float* dst, int64_t cols, const float* src, const float* w
 }
 
 void copy_blocks(const float* src, int64_t src_cols, float* dst, int64_t dst_cols, int64_t rows,
-                 const BlockCopyParams& blocks, cudaStream_t stream) {
+                 const backend::BlockCopy& blocks, cudaStream_t stream) {
   const int64_t total = rows * blocks.count * blocks.width;
   if (total == 0) return;
   copy_blocks_kernel<<<grid_for(total), kThreads, 0, stream>>>(src, src_cols, dst, dst_cols, rows, blocks);

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "backend/shapes.h"
+
 namespace moqa::cuda {
 
 // out[i, :] = table[ids[i], :] for a float32 table, or a bfloat16 one (raw 16-bit patterns) widened to float32.
@@ -22,14 +24,8 @@ void gather_rows(const float* x, int64_t cols, const int32_t* rows, int64_t coun
 void scatter_add_rows(float* dst, int64_t cols, const float* src, const float* weights, const int32_t* target_rows,
                       const int64_t* offsets, const int32_t* entries, int64_t targets, cudaStream_t stream);
 
-// The fields of backend::BlockCopy.
-struct BlockCopyParams {
-  int64_t count = 1;
-  int64_t width = 0;
-  int64_t src_offset = 0, src_stride = 0;
-  int64_t dst_offset = 0, dst_stride = 0;
-};
+// Per row of src [rows, src_cols] and dst [rows, dst_cols], the column blocks that `blocks` describes.
 void copy_blocks(const float* src, int64_t src_cols, float* dst, int64_t dst_cols, int64_t rows,
-                 const BlockCopyParams& blocks, cudaStream_t stream);
+                 const backend::BlockCopy& blocks, cudaStream_t stream);
 
 }  // namespace moqa::cuda

@@ -25,9 +25,14 @@ struct Array {
 
   bool empty() const { return storage == nullptr; }
   int64_t size() const { return element_count(shape); }
-  // Every Array is also a matrix [rows, cols]: cols is the last dimension, rows the product of the others.
+  // Every Array is also a matrix [rows, cols]: cols is the last dimension, rows the product of the others
+  // (so [5, 0] is 5 rows of no columns).
   int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
-  int64_t rows() const { return cols() == 0 ? 0 : size() / cols(); }
+  int64_t rows() const {
+    int64_t count = 1;
+    for (size_t i = 0; i + 1 < shape.size(); ++i) count *= shape[i];
+    return count;
+  }
 };
 
 // The same storage under another shape with the same element count (no copy).

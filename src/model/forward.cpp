@@ -1,5 +1,8 @@
 #include "model/forward.h"
 
+#include <optional>
+
+#include "core/error.h"
 #include "model/observer.h"
 
 namespace moqa::model {
@@ -45,6 +48,21 @@ Tensor forward_logits(Model& model, const TokenBatch& batch, const LayerContext&
   const backend::Array normed = model.final_norm(hidden);
   if (keep_hidden) trace->hidden.push_back(backend.download(normed));
   return backend.download(model.logits(normed));
+}
+
+NextTokenTargets next_token_targets(const TokenBatch& batch) {
+  MOQA_CHECK(batch.windows >= 0 && batch.seq_len >= 0 &&
+                 static_cast<int64_t>(batch.ids.size()) == batch.windows * batch.seq_len,
+             "next-token targets: batch of ", batch.windows, " windows x ", batch.seq_len, " tokens holds ",
+             batch.ids.size(), " ids");
+  NextTokenTargets out;
+  for (int64_t w = 0; w < batch.windows; ++w) {
+    for (int64_t p = 0; p + 1 < batch.seq_len; ++p) {
+      out.rows.push_back(static_cast<int32_t>(w * batch.seq_len + p));
+      out.targets.push_back(batch.ids[static_cast<size_t>(w * batch.seq_len + p + 1)]);
+    }
+  }
+  return out;
 }
 
 void forward_layers_layer_major(Model& model, std::vector<HiddenStates>& batches, const LayerContext& context) {

@@ -22,6 +22,14 @@ struct ForwardTrace {
 Tensor forward_logits(Model& model, const TokenBatch& batch, const LayerContext& context = {},
                       ForwardTrace* trace = nullptr);
 
+// The next-token NLL positions of a batch, the perplexity workload: row w * seq_len + p predicts the id at
+// position p + 1 of window w, for every position but each window's last (token_nll's rows and targets).
+struct NextTokenTargets {
+  std::vector<int32_t> rows;
+  std::vector<int32_t> targets;
+};
+NextTokenTargets next_token_targets(const TokenBatch& batch);
+
 // Runs every layer over several batches layer-major (all batches through layer L, then L+1), which keeps
 // one layer resident in streaming mode while the batches' hidden states stay in memory.
 void forward_layers_layer_major(Model& model, std::vector<HiddenStates>& batches, const LayerContext& context = {});

@@ -23,7 +23,8 @@ void check_supported(const ModelConfig& c) {
              "quantized checkpoints, quant_method \"moqa\", are)");
   MOQA_CHECK(static_cast<int64_t>(c.layer_is_moe.size()) == c.num_layers, c.source.string(), ": ",
              c.layer_is_moe.size(), " layer kinds for ", c.num_layers, " layers");
-  MOQA_CHECK(c.head_dim > 0 && rotary_dim(c) % 2 == 0, c.source.string(), ": rotary dimension ", rotary_dim(c),
+  MOQA_CHECK(c.head_dim > 0, c.source.string(), ": head dimension ", c.head_dim, " must be positive");
+  MOQA_CHECK(rotary_dim(c) > 0 && rotary_dim(c) % 2 == 0, c.source.string(), ": rotary dimension ", rotary_dim(c),
              " must be positive and even");
 }
 

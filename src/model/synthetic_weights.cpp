@@ -51,4 +51,13 @@ ModelConfig mixtral_config(const MixtralShape& s) {
   return c;
 }
 
+TokenBatch random_token_batch(int64_t windows, int64_t seq_len, int64_t vocab, uint32_t seed) {
+  MOQA_CHECK(windows >= 0 && seq_len > 0 && vocab > 0 && vocab <= int64_t{1} << 31, "random token batch: ", windows,
+             " windows x ", seq_len, " tokens of a vocabulary of ", vocab);
+  std::mt19937 rng(seed);
+  TokenBatch batch{windows, seq_len, std::vector<int32_t>(static_cast<size_t>(windows * seq_len))};
+  for (int32_t& id : batch.ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
+  return batch;
+}
+
 }  // namespace moqa::model

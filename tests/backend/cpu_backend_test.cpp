@@ -2,23 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/factory.h"
 #include "core/error.h"
+#include "test_tensors.h"
 
 namespace moqa::backend {
 namespace {
 
-Tensor random_tensor(Shape shape, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, scale);
-  Tensor t(std::move(shape));
-  for (float& v : t.data) v = normal(rng);
-  return t;
-}
+using test::random_tensor;
 
 void expect_near_all(const Tensor& got, const Tensor& want, float tolerance) {
   ASSERT_EQ(got.shape, want.shape);
@@ -253,6 +247,58 @@ TEST_F(CpuBackendTest, NllIsNegativeLogSoftmax) {
   }
   const std::vector<int32_t> bad{0, 11, 0, 0};
   EXPECT_THROW(backend.nll(backend.upload(logits), bad), Error);
+}
+
+TEST_F(CpuBackendTest, RopeRefusesLayoutsOutsideTheRow) {
+  Array x = backend.upload(random_tensor({4, 8}, 40));
+  const Array cos = backend.upload(Tensor({4, 2}, 1.0f)), sin = backend.upload(Tensor({4, 2}));
+  const RopeLayout fits{.seq_len = 4, .heads = 2, .head_stride = 4, .offset = 0, .rot_dim = 4};
+  backend.rope(x, cos, sin, fits);
+  for (const RopeLayout bad : {RopeLayout{.seq_len = 4, .heads = 2, .head_stride = 4, .offset = -1, .rot_dim = 4},
+                               RopeLayout{.seq_len = 4, .heads = 0, .head_stride = 4, .offset = 0, .rot_dim = 4},
+                               RopeLayout{.seq_len = 4, .heads = 3, .head_stride = 4, .offset = 0, .rot_dim = 4},
+                               RopeLayout{.seq_len = 4, .heads = 2, .head_stride = 4, .offset = 1, .rot_dim = 4}}) {
+    EXPECT_THROW(backend.rope(x, cos, sin, bad), Error);
+  }
+}
+
+// Batches of no tokens (a rank without data) and of single tokens pass through every operation.
+TEST_F(CpuBackendTest, EmptyAndSingleTokenInputs) {
+  const Array none = backend.zeros({0, 8});
+  EXPECT_EQ(backend.linear(none, backend.upload(random_tensor({3, 8}, 41)), nullptr).shape, (Shape{0, 3}));
+  EXPECT_EQ(backend.rms_norm(none, backend.upload(random_tensor({8}, 42)), 1e-6f).shape, (Shape{0, 8}));
+  EXPECT_EQ(backend.silu_mul(none, none).shape, (Shape{0, 8}));
+  EXPECT_EQ(backend.embedding(backend.upload(random_tensor({5, 8}, 43)), {}).shape, (Shape{0, 8}));
+  EXPECT_EQ(backend.gather_rows(backend.upload(random_tensor({5, 8}, 44)), {}).shape, (Shape{0, 8}));
+  EXPECT_TRUE(backend.nll(none, {}).empty());
+  const RouteResult routed = backend.route(none, {.top_k = 2});
+  EXPECT_EQ(routed.routing.tokens, 0);
+  EXPECT_TRUE(routed.routing.experts.empty());
+  EXPECT_EQ(routed.scores.shape, (Shape{0, 8}));
+  Array dst = backend.upload(random_tensor({2, 8}, 45));
+  const Tensor before = backend.download(dst);
+  backend.scatter_add_rows(dst, none, {}, {});
+  expect_near_all(backend.download(dst), before, 0.0f);
+  const AttentionShape no_windows{.windows = 0, .seq_len = 4, .heads = 2, .kv_heads = 1, .qk_dim = 4, .v_dim = 4};
+  EXPECT_EQ(backend.attention(none, backend.zeros({0, 4}), backend.zeros({0, 4}), no_windows).shape, (Shape{0, 8}));
+
+  // One token per window: each query sees only its own key, so the output is its value row.
+  const AttentionShape single{.windows = 3, .seq_len = 1, .heads = 2, .kv_heads = 1, .qk_dim = 4, .v_dim = 4,
+                              .scale = 0.5f};
+  const Tensor q = random_tensor({3, 8}, 46), k = random_tensor({3, 4}, 47), v = random_tensor({3, 4}, 48);
+  const Tensor out =
+      backend.download(backend.attention(backend.upload(q), backend.upload(k), backend.upload(v), single));
+  for (int64_t t = 0; t < 3; ++t)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t c = 0; c < 4; ++c) EXPECT_EQ(out.data[t * 8 + h * 4 + c], v.data[t * 4 + c]);
+
+  // Rows of no columns stay rows: a linear from 0 input features is its bias on every row.
+  const Tensor bias = random_tensor({3}, 49);
+  const Array ab = backend.upload(bias);
+  const Tensor y = backend.download(backend.linear(backend.zeros({5, 0}), backend.zeros({3, 0}), &ab));
+  ASSERT_EQ(y.shape, (Shape{5, 3}));
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t c = 0; c < 3; ++c) EXPECT_EQ(y.data[r * 3 + c], bias.data[c]);
 }
 
 TEST(CpuBackendThreads, ResultsDoNotDependOnTheThreadCount) {

@@ -3,10 +3,8 @@
 // tests/backend/cuda_test_support.h (bfloat16 through several layers: 5e-2, stated below).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <array>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -14,6 +12,7 @@
 #include "backend/cuda/routed_experts.h"
 #include "cuda_test_support.h"
 #include "model/expert_executor.h"
+#include "model/forward.h"
 #include "model/model.h"
 #include "model/synthetic_weights.h"
 
@@ -21,25 +20,9 @@ namespace moqa {
 namespace {
 
 using backend::Array;
+using test::random_routing;
 using test::random_tensor;
 using test::relative_error;
-
-// A random top-k routing of `tokens` tokens over `experts` experts (distinct experts per token).
-backend::Routing random_routing(int64_t tokens, int64_t experts, int64_t top_k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> weight(0.1f, 1.0f);
-  backend::Routing routing{.tokens = tokens, .top_k = top_k, .experts = {}, .weights = {}};
-  std::vector<int32_t> order(static_cast<size_t>(experts));
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (size_t e = 0; e < order.size(); ++e) order[e] = static_cast<int32_t>(e);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (int64_t s = 0; s < top_k; ++s) {
-      routing.experts.push_back(order[static_cast<size_t>(s)]);
-      routing.weights.push_back(weight(rng));
-    }
-  }
-  return routing;
-}
 
 // The CPU reference of Σ_k w_k · expert_k(x): model::LocalExpertExecutor's loop on the CPU backend.
 Tensor reference_experts(backend::CpuBackend& cpu, const Tensor& x, const backend::Routing& routing,
@@ -69,7 +52,7 @@ TEST(CudaRoutedExpertsTest, GroupedGemmExpertsMatchTheLocalExecutorLoop) {
                        random_tensor({hidden, ffn}, seed + 2, 0.1f)});
   }
   // Expert 5 receives no token and is not loaded.
-  backend::Routing routing = random_routing(tokens, n_experts - 1, top_k, 2);
+  backend::Routing routing = random_routing(tokens, n_experts - 1, top_k, 2, 0.1f);
   for (int32_t& e : routing.experts) e = e >= 5 ? e + 1 : e;
   backend::CpuBackend cpu(backend::CpuOptions{.threads = 1});
   const Tensor want = reference_experts(cpu, x, routing, experts);
@@ -122,34 +105,21 @@ class CudaForwardTest : public ::testing::Test {
                                .kv_heads = 2,
                                .vocab = 300};
   }
-
-  static model::TokenBatch random_batch(int64_t windows, int64_t seq_len, int64_t vocab) {
-    std::mt19937 rng(99);
-    model::TokenBatch batch{windows, seq_len, std::vector<int32_t>(static_cast<size_t>(windows * seq_len))};
-    for (int32_t& id : batch.ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
-    return batch;
-  }
-
-  static Tensor logits(model::Model& m, const model::TokenBatch& batch, model::ExpertExecutor* experts = nullptr) {
-    model::HiddenStates h = m.embed(batch);
-    for (int64_t layer = 0; layer < m.config().num_layers; ++layer) m.forward_layer(layer, h, {.experts = experts});
-    return m.backend().download(m.logits(m.final_norm(h)));
-  }
 };
 
 TEST_F(CudaForwardTest, SyntheticMixtralLogitsMatchTheCpu) {
   const model::MixtralShape shape = tiny_shape(2);
   const auto weights = std::make_shared<model::SyntheticWeights>(7);
-  const model::TokenBatch batch = random_batch(2, 40, shape.vocab);
+  const model::TokenBatch batch = model::random_token_batch(2, 40, shape.vocab, 99);
   backend::CpuBackend cpu(backend::CpuOptions{.threads = 1});
   model::Model cpu_model(model::mixtral_config(shape), weights, cpu);
-  const Tensor want = logits(cpu_model, batch);
+  const Tensor want = model::forward_logits(cpu_model, batch);
   // float32 weights: 1e-4 (attention, norms and a dozen matrix products in sequence). bfloat16 weights:
   // every matrix product rounds both operands to 8 significant bits, through two layers: 5e-2.
   for (const bool bf16 : {false, true}) {
     backend::CudaBackend gpu(backend::CudaOptions{.bf16_weights = bf16, .poison_outputs = true});
     model::Model gpu_model(model::mixtral_config(shape), weights, gpu);
-    const double error = relative_error(logits(gpu_model, batch), want);
+    const double error = relative_error(model::forward_logits(gpu_model, batch), want);
     EXPECT_LE(error, bf16 ? 5e-2 : 1e-4) << (bf16 ? "bfloat16" : "float32") << " weights";
   }
 }
@@ -161,13 +131,13 @@ TEST_F(CudaForwardTest, GroupedExpertExecutorMatchesTheLocalExecutor) {
   // an lm_head input across a bfloat16 rounding boundary (a 2^-9 relative step), hence 1e-3.
   const model::MixtralShape shape = tiny_shape(1);
   const auto weights = std::make_shared<model::SyntheticWeights>(8);
-  const model::TokenBatch batch = random_batch(3, 32, shape.vocab);
+  const model::TokenBatch batch = model::random_token_batch(3, 32, shape.vocab, 99);
   for (const bool bf16 : {false, true}) {
     backend::CudaBackend gpu(backend::CudaOptions{.bf16_weights = bf16, .poison_outputs = true});
     model::Model gpu_model(model::mixtral_config(shape), weights, gpu);
-    const Tensor local = logits(gpu_model, batch);
+    const Tensor local = model::forward_logits(gpu_model, batch);
     GroupedExpertExecutor grouped;
-    const double error = relative_error(logits(gpu_model, batch, &grouped), local);
+    const double error = relative_error(model::forward_logits(gpu_model, batch, {.experts = &grouped}), local);
     EXPECT_LE(error, bf16 ? 1e-3 : 1e-5) << (bf16 ? "bfloat16" : "float32") << " weights";
   }
 }

@@ -2,7 +2,6 @@
 // CPU reference, over several batches with repeated tokens per expert, token re-weighting and gate weighting.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -15,24 +14,9 @@
 namespace moqa {
 namespace {
 
+using test::random_routing;
 using test::random_tensor;
 using test::relative_error;
-
-backend::Routing random_routing(int64_t tokens, int64_t experts, int64_t top_k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> weight(0.05f, 1.0f);
-  backend::Routing routing{.tokens = tokens, .top_k = top_k, .experts = {}, .weights = {}};
-  std::vector<int32_t> order(static_cast<size_t>(experts));
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (size_t e = 0; e < order.size(); ++e) order[e] = static_cast<int32_t>(e);
-    std::shuffle(order.begin(), order.end(), rng);
-    for (int64_t s = 0; s < top_k; ++s) {
-      routing.experts.push_back(order[static_cast<size_t>(s)]);
-      routing.weights.push_back(weight(rng));
-    }
-  }
-  return routing;
-}
 
 TEST(CudaStatsTest, ChannelSumsScoreMassAndCoactivationMatchTheCpu) {
   MOQA_REQUIRE_CUDA_DEVICE();
@@ -45,7 +29,7 @@ TEST(CudaStatsTest, ChannelSumsScoreMassAndCoactivationMatchTheCpu) {
       const auto seed = static_cast<uint32_t>(tokens + (gate_weighted ? 1000 : 0));
       const Tensor x = random_tensor({tokens, channels}, seed, 1.0f, 0.1f);
       const Tensor scores = random_tensor({tokens, experts}, seed + 1, 0.2f, 0.5f);
-      const backend::Routing routing = random_routing(tokens, experts, top_k, seed + 2);
+      const backend::Routing routing = random_routing(tokens, experts, top_k, seed + 2, 0.05f);
       std::vector<double> token_weights(static_cast<size_t>(tokens));
       std::mt19937 rng(seed + 3);
       for (double& r : token_weights) r = 0.5 + static_cast<double>(rng() % 1000) / 1000.0;

@@ -47,12 +47,8 @@ TEST_P(GoldenTrainedTest, NllLogitsAndRoutingMatchTransformers) {
   const backend::Array normed = model.final_norm(hidden);
 
   // NLL of token p+1 at position p, as computed from the full logits by transformers.
-  std::vector<int32_t> rows, targets;
-  for (int64_t p = 0; p + 1 < batch.seq_len; ++p) {
-    rows.push_back(static_cast<int32_t>(p));
-    targets.push_back(batch.ids[static_cast<size_t>(p + 1)]);
-  }
-  const std::vector<float> nll = model.token_nll(normed, rows, targets);
+  const NextTokenTargets scored = next_token_targets(batch);
+  const std::vector<float> nll = model.token_nll(normed, scored.rows, scored.targets);
   const auto want_nll = golden["nll"].get<std::vector<double>>();
   ASSERT_EQ(nll.size(), want_nll.size());
   double worst_nll = 0;

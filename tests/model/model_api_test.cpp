@@ -311,5 +311,30 @@ TEST_F(ModelApiTest, SyntheticMixtralShapedModelRunsWithoutACheckpoint) {
   for (float v : logits.data) ASSERT_TRUE(std::isfinite(v));
 }
 
+// A rank without windows computes nothing; windows of one token each attend only to themselves.
+TEST_F(ModelApiTest, ZeroWindowAndSingleTokenBatchesRun) {
+  const MixtralShape shape{.layers = 2, .hidden = 64, .expert_ffn = 96, .experts = 4, .top_k = 2, .heads = 4,
+                           .kv_heads = 2, .vocab = 100};
+  Model model(mixtral_config(shape), std::make_shared<SyntheticWeights>(5), backend);
+  EXPECT_EQ(forward_logits(model, random_token_batch(0, 8, shape.vocab, 1)).shape, (Shape{0, 100}));
+
+  const TokenBatch singles = random_token_batch(3, 1, shape.vocab, 2);
+  const Tensor together = forward_logits(model, singles);
+  ASSERT_EQ(together.shape, (Shape{3, 100}));
+  EXPECT_TRUE(next_token_targets(singles).rows.empty());  // no position has a next token
+  for (int64_t w = 0; w < 3; ++w) {
+    const Tensor alone = forward_logits(model, TokenBatch{1, 1, {singles.ids[static_cast<size_t>(w)]}});
+    for (int64_t i = 0; i < 100; ++i) EXPECT_NEAR(alone.data[i], together.data[w * 100 + i], 1e-5);
+  }
+}
+
+TEST(NextTokenTargetsTest, EveryPositionButEachWindowsLastPredictsItsSuccessor) {
+  const TokenBatch batch{2, 3, {10, 11, 12, 20, 21, 22}};
+  const NextTokenTargets t = next_token_targets(batch);
+  EXPECT_EQ(t.rows, (std::vector<int32_t>{0, 1, 3, 4}));
+  EXPECT_EQ(t.targets, (std::vector<int32_t>{11, 12, 21, 22}));
+  EXPECT_THROW(next_token_targets(TokenBatch{2, 3, {1, 2}}), Error);
+}
+
 }  // namespace
 }  // namespace moqa::model

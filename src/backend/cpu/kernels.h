@@ -1,9 +1,8 @@
 #pragma once
 // The CPU implementation of every backend operation, on plain host buffers (row-major float32). These
 // are the reference semantics of backend.h: the CPU backend wraps them, and CUDA kernels are tested
-// against them. Callers have validated shapes; these functions only check data-dependent conditions
-// (ids and targets in range). Kernels taking a WorkerPool split rows or heads across its threads; the
-// result does not depend on the thread count.
+// against them. Callers have validated every argument, indices included (backend/checks.h). Kernels taking
+// a WorkerPool split rows or heads across its threads; the result does not depend on the thread count.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -12,8 +11,6 @@
 #include "backend/cpu/worker_pool.h"
 
 namespace moqa::backend::cpu {
-
-void embedding(const float* table, int64_t vocab, int64_t dim, std::span<const int32_t> ids, float* out);
 
 // y[n, out] = x[n, in] · w[out, in]ᵀ (+ bias[out] when not null). Uses BLAS sgemm.
 void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, const float* bias, float* y);
@@ -36,8 +33,9 @@ void clamp(float* x, int64_t count, float limit);
 void copy_blocks(const float* src, int64_t src_cols, float* dst, int64_t dst_cols, int64_t rows,
                  const BlockCopy& blocks);
 
-void gather_rows(const float* x, int64_t cols, std::span<const int32_t> rows, int64_t x_rows, float* out);
-void scatter_add_rows(float* dst, int64_t dst_rows, int64_t cols, const float* src, std::span<const int32_t> rows,
+// out[i, :] = x[rows[i], :]; also the embedding lookup (x = the table, rows = the token ids).
+void gather_rows(const float* x, int64_t cols, std::span<const int32_t> rows, float* out);
+void scatter_add_rows(float* dst, int64_t cols, const float* src, std::span<const int32_t> rows,
                       std::span<const float> weights);
 
 // `selection_bias` is null or [experts]; `scores` receives [tokens, experts].

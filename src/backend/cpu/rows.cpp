@@ -1,32 +1,20 @@
-// Row and column-block movement: embedding lookup, gather/scatter of token rows, block copies.
+// Row and column-block movement: gather (also the embedding lookup) and scatter of token rows, block copies.
 #include <algorithm>
 
 #include "backend/cpu/kernels.h"
-#include "core/error.h"
 
 namespace moqa::backend::cpu {
 
-void embedding(const float* table, int64_t vocab, int64_t dim, std::span<const int32_t> ids, float* out) {
-  for (size_t i = 0; i < ids.size(); ++i) {
-    MOQA_CHECK(ids[i] >= 0 && ids[i] < vocab, "embedding: token id ", ids[i], " at position ", i,
-               " is outside the vocabulary [0, ", vocab, ")");
-    std::copy_n(table + ids[i] * dim, dim, out + static_cast<int64_t>(i) * dim);
-  }
-}
-
-void gather_rows(const float* x, int64_t cols, std::span<const int32_t> rows, int64_t x_rows, float* out) {
+void gather_rows(const float* x, int64_t cols, std::span<const int32_t> rows, float* out) {
   for (size_t i = 0; i < rows.size(); ++i) {
-    MOQA_CHECK(rows[i] >= 0 && rows[i] < x_rows, "gather_rows: row ", rows[i], " outside [0, ", x_rows, ")");
-    std::copy_n(x + rows[i] * cols, cols, out + static_cast<int64_t>(i) * cols);
+    std::copy_n(x + static_cast<int64_t>(rows[i]) * cols, cols, out + static_cast<int64_t>(i) * cols);
   }
 }
 
-void scatter_add_rows(float* dst, int64_t dst_rows, int64_t cols, const float* src, std::span<const int32_t> rows,
+void scatter_add_rows(float* dst, int64_t cols, const float* src, std::span<const int32_t> rows,
                       std::span<const float> weights) {
   for (size_t i = 0; i < rows.size(); ++i) {
-    MOQA_CHECK(rows[i] >= 0 && rows[i] < dst_rows, "scatter_add_rows: row ", rows[i], " outside [0, ", dst_rows,
-               ")");
-    float* d = dst + rows[i] * cols;
+    float* d = dst + static_cast<int64_t>(rows[i]) * cols;
     const float* s = src + static_cast<int64_t>(i) * cols;
     const float w = weights[i];
     for (int64_t c = 0; c < cols; ++c) d[c] += s[c] * w;

@@ -5,10 +5,12 @@
 #include <cstring>
 #include <numeric>
 
+#include "backend/checks.h"
 #include "backend/cuda/context.h"
 #include "core/error.h"
 #include "kernels/activation.cuh"
 #include "kernels/attention.cuh"
+#include "kernels/device_query.h"
 #include "kernels/grouped_gemm.cuh"
 #include "kernels/loss.cuh"
 #include "kernels/norm.cuh"
@@ -22,15 +24,7 @@ namespace {
 using cuda::DType;
 using cuda::f32;
 
-void check_matrix(const Array& a, int64_t rows, int64_t cols, const char* op, const char* what) {
-  MOQA_CHECK(a.rows() == rows && a.cols() == cols, "cuda backend ", op, ": ", what, " has shape ", to_string(a.shape),
-             ", expected [", rows, ", ", cols, "]");
-}
-
-void check_same(const Array& a, const Array& b, const char* op) {
-  MOQA_CHECK(a.size() == b.size() && a.cols() == b.cols(), "cuda backend ", op, ": shapes ", to_string(a.shape),
-             " and ", to_string(b.shape), " differ");
-}
+constexpr const char* kName = "cuda backend";  // names this backend in argument errors
 
 int blas_int(int64_t value, const char* op, const char* what) {
   MOQA_CHECK(value >= 0 && value <= INT_MAX, "cuda backend ", op, ": ", what, " = ", value,
@@ -75,9 +69,7 @@ CudaBackend::CudaBackend(CudaOptions options)
 CudaBackend::~CudaBackend() = default;
 
 std::string CudaBackend::describe() const {
-  int count = 0;
-  cudaGetDeviceCount(&count);
-  return cat("cuda (", context_->device_name, ", device ", context_->device, " of ", count, ", compute ",
+  return cat("cuda (", context_->device_name, ", device ", context_->device, " of ", cuda::device_count(), ", compute ",
              context_->compute_major, ".", context_->compute_minor, ", ",
              options_.bf16_weights ? "bfloat16" : "float32", " weights, float32 activations)");
 }
@@ -164,13 +156,8 @@ Array CudaBackend::row_slice(const Array& array, int64_t first_row, int64_t rows
 // ---- Operations ------------------------------------------------------------------------------------
 
 Array CudaBackend::embedding(const Array& table, std::span<const int32_t> ids) {
-  MOQA_CHECK(table.shape.size() == 2, "cuda backend embedding: table has shape ", to_string(table.shape),
-             ", expected [vocab, dim]");
-  const int64_t vocab = table.rows(), dim = table.cols();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    MOQA_CHECK(ids[i] >= 0 && ids[i] < vocab, "embedding: token id ", ids[i], " at position ", i,
-               " is outside the vocabulary [0, ", vocab, ")");
-  }
+  check_embedding(kName, table, ids);
+  const int64_t dim = table.cols();
   const cuda::CudaStorage& source = cuda::storage_of(table, "embedding");
   context_->activate();
   const cudaStream_t stream = context_->stream_handle();
@@ -188,11 +175,8 @@ Array CudaBackend::embedding(const Array& table, std::span<const int32_t> ids) {
 }
 
 Array CudaBackend::linear(const Array& x, const Array& weight, const Array* bias) {
-  MOQA_CHECK(weight.shape.size() == 2, "cuda backend linear: weight has shape ", to_string(weight.shape),
-             ", expected [out, in]");
+  check_linear(kName, x, weight, bias);
   const int64_t out_features = weight.shape[0], in_features = weight.shape[1];
-  check_matrix(x, x.rows(), in_features, "linear", "input");
-  if (bias) check_matrix(*bias, 1, out_features, "linear", "bias");
   const cuda::CudaStorage& w = cuda::storage_of(weight, "linear");
   const float* x_data = f32(x, "linear");
   const float* bias_data = bias ? f32(*bias, "linear") : nullptr;
@@ -256,9 +240,8 @@ Array CudaBackend::grouped_linear(const Array& x, std::span<const int64_t> group
 }
 
 Array CudaBackend::rms_norm(const Array& x, const Array& weight, float eps) {
+  check_rms_norm(kName, x, weight);
   const int64_t group = weight.size();
-  MOQA_CHECK(group > 0 && x.cols() % group == 0, "cuda backend rms_norm: weight of ", group,
-             " values does not divide rows of ", x.cols(), " columns (input shape ", to_string(x.shape), ")");
   const float* x_data = f32(x, "rms_norm");
   const float* w_data = f32(weight, "rms_norm");
   context_->activate();
@@ -268,59 +251,29 @@ Array CudaBackend::rms_norm(const Array& x, const Array& weight, float eps) {
 }
 
 void CudaBackend::rope(Array& x, const Array& cos, const Array& sin, const RopeLayout& layout) {
-  MOQA_CHECK(layout.seq_len > 0 && layout.rot_dim > 0 && layout.rot_dim % 2 == 0 && x.rows() % layout.seq_len == 0,
-             "cuda backend rope: rot_dim ", layout.rot_dim, " must be even and positive and ", x.rows(),
-             " rows a multiple of seq_len ", layout.seq_len);
-  MOQA_CHECK(layout.offset >= 0 && layout.heads >= 1 && layout.offset + layout.rot_dim <= layout.head_stride &&
-                 layout.heads * layout.head_stride <= x.cols(),
-             "cuda backend rope: ", layout.heads, " heads of stride ", layout.head_stride, " rotating [", layout.offset,
-             ", ", layout.offset + layout.rot_dim, ") do not fit rows of ", x.cols(), " columns");
-  check_matrix(cos, layout.seq_len, layout.rot_dim / 2, "rope", "cos table");
-  check_matrix(sin, layout.seq_len, layout.rot_dim / 2, "rope", "sin table");
-  const cuda::RopeParams params{.seq_len = layout.seq_len,
-                                .heads = layout.heads,
-                                .head_stride = layout.head_stride,
-                                .offset = layout.offset,
-                                .rot_dim = layout.rot_dim,
-                                .interleaved = layout.interleaved};
+  check_rope(kName, x, cos, sin, layout);
   float* x_data = f32(x, "rope");
   const float* cos_data = f32(cos, "rope");
   const float* sin_data = f32(sin, "rope");
   context_->activate();
-  cuda::rope(x_data, x.rows(), x.cols(), cos_data, sin_data, params, context_->stream_handle());
+  cuda::rope(x_data, x.rows(), x.cols(), cos_data, sin_data, layout, context_->stream_handle());
 }
 
 Array CudaBackend::attention(const Array& q, const Array& k, const Array& v, const AttentionShape& s) {
-  MOQA_CHECK(s.heads > 0 && s.kv_heads > 0 && s.heads % s.kv_heads == 0, "cuda backend attention: ", s.heads,
-             " query heads are not a multiple of ", s.kv_heads, " key/value heads");
-  MOQA_CHECK(s.window >= 0, "cuda backend attention: negative sliding window ", s.window);
-  MOQA_CHECK(s.windows >= 0 && s.seq_len >= 0 && s.qk_dim >= 0 && s.v_dim >= 0,
-             "cuda backend attention: negative dimension in ", s.windows, " windows x ", s.seq_len, " tokens, qk_dim ",
-             s.qk_dim, ", v_dim ", s.v_dim);
+  check_attention(kName, q, k, v, s);
   const int64_t rows = s.windows * s.seq_len;
-  check_matrix(q, rows, s.heads * s.qk_dim, "attention", "q");
-  check_matrix(k, rows, s.kv_heads * s.qk_dim, "attention", "k");
-  check_matrix(v, rows, s.kv_heads * s.v_dim, "attention", "v");
   const float* q_data = f32(q, "attention");
   const float* k_data = f32(k, "attention");
   const float* v_data = f32(v, "attention");
   context_->activate();
   Array out = cuda::allocate(context_, {rows, s.heads * s.v_dim}, DType::float32);
-  const cuda::AttentionParams params{.windows = s.windows,
-                                     .seq_len = s.seq_len,
-                                     .heads = s.heads,
-                                     .kv_heads = s.kv_heads,
-                                     .qk_dim = s.qk_dim,
-                                     .v_dim = s.v_dim,
-                                     .scale = s.scale,
-                                     .window = s.window};
-  cuda::attention(context_->blas.get(), q_data, k_data, v_data, params, f32(out, "attention"),
+  cuda::attention(context_->blas.get(), q_data, k_data, v_data, s, f32(out, "attention"),
                   options_.attention_scratch_bytes, context_->stream_handle());
   return out;
 }
 
 Array CudaBackend::silu_mul(const Array& gate, const Array& up) {
-  check_same(gate, up, "silu_mul");
+  check_same_shape(kName, "silu_mul", gate, up);
   const float* g = f32(gate, "silu_mul");
   const float* u = f32(up, "silu_mul");
   context_->activate();
@@ -330,7 +283,7 @@ Array CudaBackend::silu_mul(const Array& gate, const Array& up) {
 }
 
 void CudaBackend::add(Array& dst, const Array& src) {
-  check_same(dst, src, "add");
+  check_same_shape(kName, "add", dst, src);
   float* d = f32(dst, "add");
   const float* s = f32(src, "add");
   context_->activate();
@@ -338,7 +291,7 @@ void CudaBackend::add(Array& dst, const Array& src) {
 }
 
 void CudaBackend::scale_rows(Array& x, const Array& scales) {
-  MOQA_CHECK(scales.size() == x.rows(), "cuda backend scale_rows: ", scales.size(), " scales for ", x.rows(), " rows");
+  check_scale_rows(kName, x, scales);
   float* data = f32(x, "scale_rows");
   const float* s = f32(scales, "scale_rows");
   context_->activate();
@@ -352,37 +305,22 @@ void CudaBackend::sigmoid(Array& x) {
 }
 
 void CudaBackend::clamp(Array& x, float limit) {
-  MOQA_CHECK(limit >= 0.0f, "cuda backend clamp: limit ", limit, " is negative");
+  check_clamp(kName, limit);
   float* data = f32(x, "clamp");
   context_->activate();
   cuda::clamp(data, x.size(), limit, context_->stream_handle());
 }
 
 void CudaBackend::copy_blocks(const Array& src, Array& dst, const BlockCopy& b) {
-  MOQA_CHECK(src.rows() == dst.rows(), "cuda backend copy_blocks: ", src.rows(), " source rows vs ", dst.rows(),
-             " destination rows");
-  MOQA_CHECK(b.count >= 1 && b.width >= 0 && b.src_offset >= 0 && b.dst_offset >= 0 && b.src_stride >= 0 &&
-                 b.dst_stride >= 0 && b.src_offset + (b.count - 1) * b.src_stride + b.width <= src.cols() &&
-                 b.dst_offset + (b.count - 1) * b.dst_stride + b.width <= dst.cols(),
-             "cuda backend copy_blocks: ", b.count, " blocks of ", b.width, " columns (source offset ", b.src_offset,
-             " stride ", b.src_stride, ", destination offset ", b.dst_offset, " stride ", b.dst_stride, ") do not fit ",
-             src.cols(), " -> ", dst.cols(), " columns");
+  check_copy_blocks(kName, src, dst, b);
   const float* s = f32(src, "copy_blocks");
   float* d = f32(dst, "copy_blocks");
   context_->activate();
-  const cuda::BlockCopyParams params{.count = b.count,
-                                     .width = b.width,
-                                     .src_offset = b.src_offset,
-                                     .src_stride = b.src_stride,
-                                     .dst_offset = b.dst_offset,
-                                     .dst_stride = b.dst_stride};
-  cuda::copy_blocks(s, src.cols(), d, dst.cols(), src.rows(), params, context_->stream_handle());
+  cuda::copy_blocks(s, src.cols(), d, dst.cols(), src.rows(), b, context_->stream_handle());
 }
 
 Array CudaBackend::gather_rows(const Array& x, std::span<const int32_t> rows) {
-  for (size_t i = 0; i < rows.size(); ++i) {
-    MOQA_CHECK(rows[i] >= 0 && rows[i] < x.rows(), "gather_rows: row ", rows[i], " outside [0, ", x.rows(), ")");
-  }
+  check_gather_rows(x, rows);
   const float* x_data = f32(x, "gather_rows");
   context_->activate();
   const cudaStream_t stream = context_->stream_handle();
@@ -395,14 +333,7 @@ Array CudaBackend::gather_rows(const Array& x, std::span<const int32_t> rows) {
 
 void CudaBackend::scatter_add_rows(Array& dst, const Array& src, std::span<const int32_t> rows,
                                    std::span<const float> weights) {
-  MOQA_CHECK(
-      src.cols() == dst.cols() && src.rows() == static_cast<int64_t>(rows.size()) && rows.size() == weights.size(),
-      "cuda backend scatter_add_rows: ", src.rows(), " source rows of ", src.cols(), " columns, ", rows.size(),
-      " indices and ", weights.size(), " weights for a destination of ", dst.cols(), " columns");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    MOQA_CHECK(rows[i] >= 0 && rows[i] < dst.rows(), "scatter_add_rows: row ", rows[i], " outside [0, ", dst.rows(),
-               ")");
-  }
+  check_scatter_add_rows(kName, dst, src, rows, weights);
   float* d = f32(dst, "scatter_add_rows");
   const float* s = f32(src, "scatter_add_rows");
   if (rows.empty()) return;
@@ -431,14 +362,10 @@ void CudaBackend::scatter_add_rows(Array& dst, const Array& src, std::span<const
 }
 
 RouteResult CudaBackend::route(const Array& logits, const RouterSpec& spec) {
+  check_route(kName, logits, spec);
   const int64_t experts = logits.cols();
-  MOQA_CHECK(spec.top_k >= 1 && spec.n_group >= 1 && experts % spec.n_group == 0 && spec.topk_group >= 1 &&
-                 spec.topk_group <= spec.n_group && spec.top_k <= (experts / spec.n_group) * spec.topk_group,
-             "cuda backend route: cannot choose ", spec.top_k, " of ", experts, " experts in ", spec.topk_group, " of ",
-             spec.n_group, " groups");
   MOQA_CHECK(spec.n_group <= cuda::kMaxRouterGroups, "cuda backend route: ", spec.n_group, " expert groups, at most ",
              cuda::kMaxRouterGroups, " supported");
-  if (spec.selection_bias) check_matrix(*spec.selection_bias, 1, experts, "route", "selection bias");
   const float* logit_data = f32(logits, "route");
   const float* bias = spec.selection_bias ? f32(*spec.selection_bias, "route") : nullptr;
   context_->activate();
@@ -465,12 +392,7 @@ RouteResult CudaBackend::route(const Array& logits, const RouterSpec& spec) {
 }
 
 std::vector<float> CudaBackend::nll(const Array& logits, std::span<const int32_t> targets) {
-  MOQA_CHECK(static_cast<int64_t>(targets.size()) == logits.rows(), "cuda backend nll: ", targets.size(),
-             " targets for ", logits.rows(), " rows");
-  for (size_t r = 0; r < targets.size(); ++r) {
-    MOQA_CHECK(targets[r] >= 0 && targets[r] < logits.cols(), "nll: target ", targets[r], " of row ", r,
-               " outside the vocabulary [0, ", logits.cols(), ")");
-  }
+  check_nll(kName, logits, targets);
   const float* logit_data = f32(logits, "nll");
   context_->activate();
   const cudaStream_t stream = context_->stream_handle();

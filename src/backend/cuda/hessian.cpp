@@ -1,5 +1,7 @@
 #include "backend/cuda/hessian.h"
 
+#include <utility>
+
 #include "backend/cuda/context.h"
 #include "core/error.h"
 #include "kernels/hessian.cuh"
@@ -23,7 +25,17 @@ DeviceHessian::DeviceHessian(backend::CudaBackend& backend, int64_t cols) : cont
 
 DeviceHessian::~DeviceHessian() = default;
 DeviceHessian::DeviceHessian(DeviceHessian&&) noexcept = default;
-DeviceHessian& DeviceHessian::operator=(DeviceHessian&&) noexcept = default;
+DeviceHessian& DeviceHessian::operator=(DeviceHessian&& other) noexcept {
+  if (this == &other) return *this;
+  // The old sum is freed on its context's stream, so it goes first: a defaulted assignment would replace
+  // context_ (possibly destroying that stream with the last reference) before sum_.
+  sum_.reset();
+  context_ = std::move(other.context_);
+  cols_ = std::exchange(other.cols_, 0);
+  samples_ = std::exchange(other.samples_, 0);
+  sum_ = std::move(other.sum_);
+  return *this;
+}
 
 void DeviceHessian::accumulate(const backend::Array& rows) {
   MOQA_CHECK(!rows.shape.empty() && rows.cols() == cols_, "Hessian accumulator: input of shape ", to_string(rows.shape),

@@ -2,8 +2,8 @@
 // All routed experts of one MoE layer on the CUDA backend with grouped GEMMs: the tokens are gathered in
 // expert order once, gate and up run as one grouped GEMM each, silu·up, down as one grouped GEMM, and one
 // scatter-add combines Σ_k w_k · expert_k(x_t) per token, in ascending expert order per token (the order of
-// model::LocalExpertExecutor, so the float sums round alike). An ExpertExecutor for model::Model wraps this
-// (see the report of the CUDA work / docs/PERFORMANCE.md); it needs no model type itself.
+// model::LocalExpertExecutor, so the float sums round alike). It needs no model type itself; a
+// model::ExpertExecutor wrapping it is GroupedExpertExecutor in tests/backend/cuda_forward_test.cpp.
 #include <span>
 
 #include "backend/array.h"
