@@ -197,9 +197,14 @@ def to_csv(table, columns):
 
 def write_atomic(path, text):
     temp = f"{path}.tmp.{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temp, path)
+    try:
+        with open(temp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except OSError as e:
+        if os.path.exists(temp):
+            os.remove(temp)
+        sys.exit(f"collect: cannot write {path}: {e.strerror or e}")
 
 
 def main(argv=None):

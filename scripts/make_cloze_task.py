@@ -28,11 +28,18 @@ import zlib
 
 
 def read_text(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data.startswith(b"\xfd7zXZ\x00"):
-        data = lzma.decompress(data)
-    return data.decode("utf-8")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.startswith(b"\xfd7zXZ\x00"):
+            data = lzma.decompress(data)
+        return data.decode("utf-8")
+    except OSError as e:
+        sys.exit(f"make_cloze_task: cannot read {path}: {e.strerror or e}")
+    except lzma.LZMAError as e:
+        sys.exit(f"make_cloze_task: {path}: corrupt .xz data: {e}")
+    except UnicodeDecodeError as e:
+        sys.exit(f"make_cloze_task: {path}: not UTF-8 text (byte offset {e.start}): {e.reason}")
 
 
 # A unit is (text, separator): the separator is what follows the unit in the original text, so a passage
@@ -116,15 +123,17 @@ def main():
                         help="another text to draw some distractors from (repeatable)")
     parser.add_argument("--other-fraction", type=float, default=0.0,
                         help="probability that a distractor comes from --other-text")
-    parser.add_argument("--examples", type=int, default=150)
-    parser.add_argument("--choices", type=int, default=4)
-    parser.add_argument("--context-chars", type=int, default=400, help="context length, whole units, at least")
-    parser.add_argument("--min-chars", type=int, default=20, help="shortest answer (stripped)")
-    parser.add_argument("--max-chars", type=int, default=200, help="longest answer (stripped)")
-    parser.add_argument("--length-ratio", type=float, default=1.5, help="distractor length within gold x/÷ this")
-    parser.add_argument("--min-distance", type=int, default=50, help="units between a distractor and its target")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--examples", type=int, default=150, help="examples to write (default: %(default)s)")
+    parser.add_argument("--choices", type=int, default=4,
+                        help="choices per example, the gold one included (default: %(default)s; chance = 1/choices)")
+    parser.add_argument("--context-chars", type=int, default=400, help="context length, whole units, at least (default: %(default)s)")
+    parser.add_argument("--min-chars", type=int, default=20, help="shortest answer (stripped) (default: %(default)s)")
+    parser.add_argument("--max-chars", type=int, default=200, help="longest answer (stripped) (default: %(default)s)")
+    parser.add_argument("--length-ratio", type=float, default=1.5, help="distractor length within gold x/÷ this (default: %(default)s)")
+    parser.add_argument("--min-distance", type=int, default=50, help="units between a distractor and its target (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="decides every random choice: the same arguments give the same file (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="the JSON Lines file to write (replaced atomically)")
     args = parser.parse_args()
     if args.choices < 2 or args.examples < 1:
         parser.error("need --choices >= 2 and --examples >= 1")
@@ -139,11 +148,16 @@ def main():
     rng = random.Random(args.seed * 1000003 + zlib.crc32(label.encode()))
     examples = build_examples(units, others, args, rng, label)
 
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for e in examples:
-            f.write(json.dumps(e, ensure_ascii=False) + "\n")
-    os.replace(tmp, args.out)
+    tmp = f"{args.out}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for e in examples:
+                f.write(json.dumps(e, ensure_ascii=False) + "\n")
+        os.replace(tmp, args.out)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        sys.exit(f"make_cloze_task: cannot write {args.out}: {e.strerror or e}")
     print(f"{args.out}: {len(examples)} examples, {args.choices} choices, from {args.text}")
 
 

@@ -9,6 +9,10 @@ Writes PNG files to the output folder:
                                   (per distribution) and the phi correlation of the pooled counts
 
 Needs numpy, h5py and matplotlib (Debian: python3-numpy python3-h5py python3-matplotlib).
+
+Examples:
+  scripts/plot_analysis.py results/quickstart/results.h5                  # PNGs in results/quickstart/plots
+  scripts/plot_analysis.py results/quickstart/results.h5 -o figs --layers 1 3 --dpi 200
 """
 import argparse
 import os
@@ -35,9 +39,19 @@ def layer_key(name):
 
 def load(path):
     """Everything the plots need, as numpy arrays keyed by distribution and MoE layer."""
+    try:
+        return read_analysis(path)
+    except OSError as e:
+        sys.exit(f"plot_analysis: {path}: cannot read it as HDF5: {e}")
+    except KeyError as e:
+        sys.exit(f"plot_analysis: {path}: /analysis lacks {e} (not a moqa results.h5, or an older format; "
+                 "docs/FORMATS.md)")
+
+
+def read_analysis(path):
     with h5py.File(path, "r") as f:
         if "analysis" not in f:
-            sys.exit(f"{path}: no /analysis group (did the calibrate stage run?)")
+            sys.exit(f"plot_analysis: {path}: no /analysis group (did the calibrate stage run?)")
         analysis = f["analysis"]
         names = read_strings(analysis["distributions"])
         data = {"distributions": names, "layers": [], "per": {}, "synthesized": {}}
@@ -76,6 +90,16 @@ def safe(name):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
+def save(fig, out, name, dpi):
+    """Writes the figure to out/name (under a temporary name, then renamed), closes it, returns the path."""
+    path = os.path.join(out, name)
+    temp = f"{path}.tmp.{os.getpid()}.png"
+    fig.savefig(temp, dpi=dpi)
+    plt.close(fig)
+    os.replace(temp, path)
+    return path
+
+
 def plot_activation(data, out, dpi):
     paths = []
     for name in data["distributions"]:
@@ -94,10 +118,7 @@ def plot_activation(data, out, dpi):
         ax.set_title(f"Expert activation on {name}\nshare of routed slots (uniform = {uniform:.3f})", fontsize=10)
         fig.colorbar(image, ax=ax, label="routed fraction")
         fig.tight_layout()
-        path = os.path.join(out, f"activation_{safe(name)}.png")
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out, f"activation_{safe(name)}.png", dpi))
     return paths
 
 
@@ -131,10 +152,7 @@ def plot_significance(data, out, dpi):
     kind = f" ({data['channel_significance']} channel significance)" if data["channel_significance"] else ""
     fig.suptitle(f"Expert significance across calibration distributions{kind}")
     fig.tight_layout(rect=(0, 0, 0.9, 0.96))
-    path = os.path.join(out, "significance.png")
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return [path]
+    return [save(fig, out, "significance.png", dpi)]
 
 
 def plot_coactivation(data, out, dpi):
@@ -164,10 +182,7 @@ def plot_coactivation(data, out, dpi):
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         fig.suptitle(f"Co-activation, MoE layer {layer}")
         fig.tight_layout()
-        path = os.path.join(out, f"coactivation_layer_{layer}.png")
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save(fig, out, f"coactivation_layer_{layer}.png", dpi))
     return paths
 
 
@@ -183,10 +198,13 @@ def main():
     if args.layers:
         missing = sorted(set(args.layers) - set(data["layers"]))
         if missing:
-            sys.exit(f"--layers: {missing} are not MoE layers of this file (it has {data['layers']})")
+            sys.exit(f"plot_analysis: --layers: {missing} are not MoE layers of this file (it has {data['layers']})")
         data["layers"] = [l for l in data["layers"] if l in args.layers]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.results)), "plots")
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        sys.exit(f"plot_analysis: cannot create the output folder {out}: {e}")
     written = plot_activation(data, out, args.dpi) + plot_significance(data, out, args.dpi)
     written += plot_coactivation(data, out, args.dpi)
     for path in written:

@@ -103,9 +103,15 @@ def main(argv=None):
     ax.legend()
     fig.tight_layout()
     temp = f"{args.output}.tmp.{os.getpid()}.png"
-    fig.savefig(temp, dpi=120)
-    plt.close(fig)
-    os.replace(temp, args.output)
+    try:
+        fig.savefig(temp, dpi=120)
+        os.replace(temp, args.output)
+    except OSError as e:
+        if os.path.exists(temp):
+            os.remove(temp)
+        sys.exit(f"plot_sweep: cannot write {args.output}: {e.strerror or e}")
+    finally:
+        plt.close(fig)
     print(f"plot_sweep: {sum(len(v) for v in series.values())} runs of {len(series)} methods -> {args.output}",
           file=sys.stderr)
     return 0

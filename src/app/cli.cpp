@@ -24,10 +24,13 @@ po::options_description visible_options() {
     ("dry-run,n", po::bool_switch(), "Validate, print the resolved plan (configuration, model summary, datasets, "
      "expert-to-rank plan, stages) and exit without computing anything.")
     ("output,o", po::value<std::string>()->value_name("DIR"),
-     "Write results to DIR (relative to the working directory) instead of experiment.output_dir.")
+     "Write results to DIR (relative to the working directory) instead of experiment.output_dir, e.g. "
+     "--output /scratch/run1. Each run of a sweep writes to its own folder DIR/<run name>.")
     ("ranks", po::value<int>()->value_name("N"),
-     "With --dry-run: show the expert-to-rank plan for N ranks instead of the MPI world size.")
-    ("list", po::bool_switch(), "With 'sweep': print the runs of the [sweep] table (index, name, assignments).")
+     "With --dry-run: show the expert-to-rank plan for N ranks instead of the MPI world size, e.g. "
+     "--dry-run --ranks 8 before submitting an 8-rank job.")
+    ("list", po::bool_switch(), "With 'sweep': print the runs of the [sweep] table (index, name, assignments), "
+     "e.g. to size a Slurm job array.")
     ("index", po::value<int64_t>()->value_name("N"),
      "With 'sweep': run only run N of the sweep (0-based; for Slurm job arrays: --index $SLURM_ARRAY_TASK_ID).");
   // clang-format on
@@ -102,10 +105,27 @@ std::string help_text() {
          "  moqa-pipeline sweep EXPERIMENT.toml (--list | --index N) [--set ...] [--dry-run] [--output DIR]\n"
          "  mpirun -np R moqa-pipeline EXPERIMENT.toml ...     (R ranks share the routed experts)\n"
          "\n"
-         "EXPERIMENT.toml describes the model, calibration and evaluation data and the stages\n"
-         "calibrate -> allocate -> quantize -> evaluate (every key: docs/CONFIG.md). Rank 0 reads and\n"
-         "validates it; every problem is reported at once as FILE:LINE:COLUMN: KEY: found ..., expected ...\n"
+         "EXPERIMENT.toml describes the model, calibration and evaluation data and the stages to run\n"
+         "(every key: docs/CONFIG.md). Rank 0 reads and validates it; every problem is reported at once as\n"
+         "FILE:LINE:COLUMN: KEY: found ..., expected ...\n"
          "An experiment with a [sweep] table runs every combination in turn, or one with 'sweep --index N'.\n"
+         "\n"
+         "Stages (experiment.stages; always in this order, every rank taking part):\n"
+         "  calibrate  MoQa's statistics (expert activation, significance, co-activation) over every\n"
+         "             [[calibration]] distribution\n"
+         "  allocate   one bit width per routed expert ([allocation] method, target_bits)\n"
+         "  quantize   the weights at those widths (GPTQ or RTN); optionally the quantized checkpoint\n"
+         "  evaluate   perplexity / zero-shot accuracy of the full-precision and the quantized model on\n"
+         "             every [[evaluation]] set\n"
+         "Rank 0 prints each stage's progress (done/total, tokens/s, ETA) to stdout.\n"
+         "\n"
+         "Results, in experiment.output_dir (default results/<experiment name>; --output DIR):\n"
+         "  results.h5     everything: provenance (configuration, git commit, seed), /analysis,\n"
+         "                 /allocation, /quantization, /metrics (docs/FORMATS.md)\n"
+         "  results.json   the summary: metrics, bits, provenance (scripts/collect.py tabulates runs)\n"
+         "  results.md     the same as tables\n"
+         "  quantized-model/, dequantized-model/   with [quantization] save_checkpoint / export_dequantized\n"
+         "The results.* files of a run appear only once every stage has succeeded.\n"
          "\n"
       << visible_options()
       << "\n"
@@ -114,7 +134,8 @@ std::string help_text() {
          "  moqa-pipeline experiments/quickstart.toml --dry-run --ranks 4\n"
          "  mpirun -np 2 moqa-pipeline experiments/quickstart.toml\n"
          "  moqa-pipeline experiments/quickstart.toml --set allocation.target_bits=2.5 --set quantization.method=rtn\n"
-         "  moqa-pipeline experiments/quickstart.toml --set calibration.0.samples=8 --output /tmp/qs\n"
+         "  moqa-pipeline experiments/quickstart.toml --set calibration.0.samples=8 --output /tmp/qs\n"         "  moqa-pipeline experiments/quickstart.toml --set 'experiment.stages=[\"calibrate\"]'   (statistics only)\n"
+         "  moqa-pipeline experiments/quickstart.toml --set 'experiment.stages=[\"evaluate\"]'    (the FP model only)\n"
          "  moqa-pipeline sweep my_sweep.toml --list\n"
          "  srun moqa-pipeline sweep my_sweep.toml --index $SLURM_ARRAY_TASK_ID\n"
          "\n"

@@ -34,7 +34,7 @@ class UsageError : public moqa::Error {
 
 CliOptions parse_command_line(int argc, const char* const* argv);
 
-std::string help_text();     // --help: every option, examples, exit codes
+std::string help_text();     // --help: stages, result files, every option, examples, exit codes
 std::string version_text();  // --version: version, git commit, build type, compiler, CUDA
 
 }  // namespace moqa::app

@@ -1,8 +1,8 @@
 #include "app/driver.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -14,21 +14,24 @@
 #include "app/stage_calibrate.h"
 #include "app/stage_evaluate.h"
 #include "app/stage_quantize.h"
+#include "core/error.h"
 
 namespace moqa::app {
-
-std::span<const StageEntry> stage_registry() {
-  // One entry per implemented stage, e.g. {config::Stage::calibrate, &analysis::run_calibrate_stage}.
-  static const std::vector<StageEntry> entries = {
-      {config::Stage::calibrate, &run_calibrate_stage},
-      {config::Stage::allocate, &run_allocate_stage},
-      {config::Stage::quantize, &run_quantize_stage},
-      {config::Stage::evaluate, &run_evaluate_stage},
-  };
-  return entries;
-}
-
 namespace {
+
+void run_stage(config::Stage stage, RunContext& context) {
+  switch (stage) {
+    case config::Stage::calibrate:
+      return run_calibrate_stage(context);
+    case config::Stage::allocate:
+      return run_allocate_stage(context);
+    case config::Stage::quantize:
+      return run_quantize_stage(context);
+    case config::Stage::evaluate:
+      return run_evaluate_stage(context);
+  }
+  fail("run_stages: unknown stage ", static_cast<int>(stage));
+}
 
 // /provenance/stage_names and stage_wall_time_s: the stages that ran and rank 0's wall time of each.
 void write_stage_times(io::H5Writer& w, const std::vector<StageTime>& times) {
@@ -46,23 +49,19 @@ void write_stage_times(io::H5Writer& w, const std::vector<StageTime>& times) {
 
 void run_stages(RunContext& context) {
   const auto& e = context.experiment;
-  const auto registry = stage_registry();
   context.log << "moqa-pipeline: experiment \"" << e.experiment.name << "\""
               << (e.run.index >= 0 ? cat(", sweep run ", e.run.index, " of ", e.run.count, " (", e.run.suffix, ")") : "")
               << " on " << context.session.size() << (context.session.size() == 1 ? " rank" : " ranks") << " -> "
               << e.experiment.output_dir.string() << "\n";
+  if (e.runtime.resume)
+    context.log << "moqa-pipeline: runtime.resume is not implemented: every stage uses this run's results only "
+                   "(to evaluate a saved quantized model, set model.path to its quantized-model folder)\n";
   ResultsFile results = open_results_file(e, context.session);
   context.results = results.writer ? &*results.writer : nullptr;
   for (const config::Stage stage : e.experiment.stages) {
-    const auto entry = std::find_if(registry.begin(), registry.end(),
-                                    [&](const StageEntry& s) { return s.stage == stage && s.run != nullptr; });
     context.log << "stage " << config::name_of(stage) << ": " << stage_summary(e, stage) << "\n";
-    if (entry == registry.end()) {
-      context.log << "stage " << config::name_of(stage) << ": not implemented yet, skipped\n";
-      continue;
-    }
     const auto start = std::chrono::steady_clock::now();
-    entry->run(context);
+    run_stage(stage, context);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     context.stage_times.push_back({stage, seconds});
     char elapsed[32];
@@ -72,10 +71,15 @@ void run_stages(RunContext& context) {
   context.results = nullptr;
   if (results.writer) {
     write_stage_times(*results.writer, context.stage_times);
-    context.log << "results: " << commit_results_file(results) << "\n";
-    // After results.h5: a results.json always stands next to a complete results.h5.
-    const SummaryFiles summary = write_run_summary(context, results);
-    context.log << "results: " << summary.json.string() << "\nresults: " << summary.markdown.string() << "\n";
+    // Whatever can fail comes before the first rename, and an earlier run's results.json / results.md go
+    // before its results.h5 is replaced: the pair only ever stands next to the results.h5 it describes.
+    const std::string utc_finish = utc_now();
+    const RunSummary summary = render_run_summary(context, results, utc_finish);
+    const std::filesystem::path& dir = e.experiment.output_dir;
+    remove_run_summary(dir);
+    context.log << "results: " << commit_results_file(results, utc_finish) << "\n";
+    const SummaryFiles files = write_run_summary(dir, summary);
+    context.log << "results: " << files.json.string() << "\nresults: " << files.markdown.string() << "\n";
   }
   context.log.flush();
 }

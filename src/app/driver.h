@@ -1,12 +1,12 @@
 #pragma once
-// Runs the stages of one experiment in pipeline order. Each stage is a function registered in
-// stage_registry() (driver.cpp); a stage without an entry is reported as not implemented and skipped.
-// A stage signals failure by throwing; moqa-pipeline then aborts the job with the rank and reason.
+// Runs the stages of one experiment in pipeline order (calibrate, allocate, quantize, evaluate; each a
+// function in app/stage_<name>.h) and then commits the run's results: results.h5, results.json and
+// results.md in experiment.output_dir. A stage signals failure by throwing; moqa-pipeline then aborts the
+// job with the rank and reason, and no result file of this run is committed.
 #include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -27,8 +27,8 @@ struct StageTime {
   double seconds = 0.0;
 };
 
-// What a stage gets. Grows with the stages: results that later stages consume (statistics, the bit
-// allocation, the quantized model) are added here as the stages that produce them are implemented.
+// What a stage gets, and what the stages hand on to the later ones (statistics, the bit allocation,
+// the quantized model, the metrics).
 struct RunContext {
   const config::Experiment& experiment;
   const dist::MpiSession& session;
@@ -61,17 +61,8 @@ struct RunContext {
   std::vector<StageTime> stage_times;
 };
 
-using StageFunction = void (*)(RunContext& context);
-
-struct StageEntry {
-  config::Stage stage;
-  StageFunction run;
-};
-
-// The implemented stages (a constant table; add an entry when a stage lands).
-std::span<const StageEntry> stage_registry();
-
-// Runs experiment.stages in order on every rank.
+// Runs experiment.stages in order on every rank, then (rank 0) commits results.h5 and writes
+// results.json and results.md.
 void run_stages(RunContext& context);
 
 }  // namespace moqa::app

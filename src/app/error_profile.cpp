@@ -1,7 +1,5 @@
 #include "app/error_profile.h"
 
-#include <limits>
-
 #include "app/layer_inputs.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -67,13 +65,7 @@ ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& ba
   }
   progress.finish();
 
-  // Each entry comes from exactly one rank (the owner) and zeros, so the sum is exact.
-  MOQA_CHECK(table.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "error profile: table too large");
-  dist::check_mpi(
-      rank == 0
-          ? MPI_Reduce(MPI_IN_PLACE, table.data(), static_cast<int>(table.size()), MPI_DOUBLE, MPI_SUM, 0, world.comm)
-          : MPI_Reduce(table.data(), nullptr, static_cast<int>(table.size()), MPI_DOUBLE, MPI_SUM, 0, world.comm),
-      "MPI_Reduce (error profile)");
+  sum_to_root(table, world.comm, "error profile");
   int64_t fallbacks = out.rtn_fallbacks;
   dist::check_mpi(MPI_Allreduce(&fallbacks, &out.rtn_fallbacks, 1, MPI_INT64_T, MPI_SUM, world.comm),
                   "MPI_Allreduce (error profile fallbacks)");

@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <iosfwd>
+#include <vector>
 
 #include "dist/shard_plan.h"
 #include "model/expert_executor.h"
@@ -20,7 +21,11 @@ struct LayerPassWorld {
   double progress_interval_s = 2.0;
 
   int rank() const;
-  int size() const;
 };
+
+// The element-wise sum of every rank's `values` (same length everywhere) into rank 0's `values`; the
+// other ranks' are left as they were. How the passes collect per-expert tables that each owner filled
+// for its own experts (zeros elsewhere), so the sums are exact. Collective; `what` names it in errors.
+void sum_to_root(std::vector<double>& values, MPI_Comm comm, const char* what);
 
 }  // namespace moqa::app

@@ -68,6 +68,8 @@ std::optional<Configuration> load_configuration(const dist::MpiSession& session,
     } catch (const config::ConfigError& e) {
       session.abort(cat("the experiment that is valid on rank 0 is not valid here (files or environment differ "
                         "between nodes?):\n", e.what()));
+    } catch (const std::exception& e) {
+      session.abort(cat("reading ", cli.experiment.string(), ": ", e.what()));
     }
   }
   c.runs = config::expand_sweep(c.base);
@@ -132,7 +134,7 @@ int pipeline_main(int argc, char** argv) {
       const config::Experiment shown =
           cli.run_index ? build_run(*configuration, cli, runs.front()) : configuration->base;
       print_plan(std::cout, shown, cli.ranks.value_or(session.size()), configuration->runs);
-    } catch (const moqa::Error& e) {
+    } catch (const std::exception& e) {
       std::cerr << "moqa-pipeline: " << e.what() << "\n";
       return kExitUsage;
     }

@@ -3,6 +3,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "app/rank_model.h"
 #include "config/to_toml.h"
 #include "core/units.h"
 #include "dist/shard_plan.h"
@@ -36,9 +37,6 @@ std::string file_size_text(const std::filesystem::path& path) {
   const bool compressed = path.extension() == ".xz";
   return cat(format_bytes(static_cast<int64_t>(bytes)), compressed ? " (xz)" : "");
 }
-
-// Weights held in memory per parameter: the compute dtype decides.
-int64_t bytes_per_parameter(ComputeDtype dtype) { return dtype == ComputeDtype::float32 ? 4 : 2; }
 
 void print_datasets(std::ostream& out, const Experiment& e) {
   for (const auto& c : e.calibration)
@@ -141,7 +139,7 @@ void print_plan(std::ostream& out, const Experiment& e, int world_size, const st
   print_datasets(out, e);
 
   out << "\n== Expert-to-rank plan (" << world_size << (world_size == 1 ? " rank" : " ranks") << ") ==\n"
-      << dist::format_shard_plan(dist::make_shard_plan(model, world_size, bytes_per_parameter(e.model.compute_dtype)));
+      << dist::format_shard_plan(rank_shard_plan(e, model, world_size));
 
   out << "\n== Stages ==\n";
   int number = 1;

@@ -156,16 +156,21 @@ QuantizationPlan plan_quantization(const ModelConfig& config, const config::Expe
     return rank;
   };
 
-  const int64_t hidden = config.hidden_size;
-  if (!q.keeps(WeightGroup::embeddings))
-    out.targets.push_back({.name = model::embedding_name(),
-                           .kind = TensorKind::embedding,
+  // The embedding table and lm_head: [vocab, hidden] matrices outside the decoder layers.
+  auto add_table = [&](std::string name, TensorKind kind, WeightGroup group, InputGroup input) {
+    if (q.keeps(group)) return;
+    out.targets.push_back({.name = std::move(name),
+                           .kind = kind,
                            .id = {},
-                           .group = WeightGroup::embeddings,
-                           .input = InputGroup::attention_input,
-                           .shape = {config.vocab_size, hidden},
+                           .group = group,
+                           .input = input,
+                           .shape = {config.vocab_size, config.hidden_size},
                            .bits = out.non_expert_bits,
                            .quantizer = deal()});
+  };
+
+  // The embedding's input group is never read (it is quantized with RTN, without a Hessian).
+  add_table(model::embedding_name(), TensorKind::embedding, WeightGroup::embeddings, InputGroup::attention_input);
 
   int64_t moe_index = -1;
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
@@ -195,15 +200,8 @@ QuantizationPlan plan_quantization(const ModelConfig& config, const config::Expe
       out.targets.push_back(std::move(t));
     }
   }
-  if (!config.tie_word_embeddings && !q.keeps(WeightGroup::lm_head))
-    out.targets.push_back({.name = model::lm_head_name(),
-                           .kind = TensorKind::lm_head,
-                           .id = {},
-                           .group = WeightGroup::lm_head,
-                           .input = InputGroup::lm_head_input,
-                           .shape = {config.vocab_size, hidden},
-                           .bits = out.non_expert_bits,
-                           .quantizer = deal()});
+  if (!config.tie_word_embeddings)
+    add_table(model::lm_head_name(), TensorKind::lm_head, WeightGroup::lm_head, InputGroup::lm_head_input);
   return out;
 }
 

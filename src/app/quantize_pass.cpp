@@ -1,6 +1,6 @@
 #include "app/quantize_pass.h"
 
-#include <limits>
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -47,16 +47,11 @@ void publish(const QuantTarget& t, std::optional<quant::QuantizedMatrix> quantiz
 }
 
 QuantizeReport finish_report(QuantizeReport report, const QuantizationPlan& plan, int64_t experts, MPI_Comm comm) {
-  const int rank = comm_rank(comm);
   std::vector<double> loss(plan.moe_layers.size() * static_cast<size_t>(experts) * 3, 0.0);
   for (size_t l = 0; l < report.expert_loss.size(); ++l)
     for (size_t e = 0; e < report.expert_loss[l].size(); ++e)
       for (size_t k = 0; k < 3; ++k) loss[(l * static_cast<size_t>(experts) + e) * 3 + k] = report.expert_loss[l][e][k];
-  MOQA_CHECK(loss.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "quantize: loss table too large");
-  dist::check_mpi(
-      rank == 0 ? MPI_Reduce(MPI_IN_PLACE, loss.data(), static_cast<int>(loss.size()), MPI_DOUBLE, MPI_SUM, 0, comm)
-                : MPI_Reduce(loss.data(), nullptr, static_cast<int>(loss.size()), MPI_DOUBLE, MPI_SUM, 0, comm),
-      "MPI_Reduce (GPTQ losses)");
+  sum_to_root(loss, comm, "GPTQ losses");
   report.expert_loss.assign(plan.moe_layers.size(), std::vector<std::array<double, 3>>(static_cast<size_t>(experts)));
   for (size_t l = 0; l < plan.moe_layers.size(); ++l)
     for (size_t e = 0; e < static_cast<size_t>(experts); ++e)

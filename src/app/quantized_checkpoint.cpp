@@ -120,11 +120,9 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
     for (const config::WeightGroup g : experiment.quantization.keep_full_precision)
       summary.full_precision.emplace_back(config::name_of(g));
     quant::write_quantized_index(paths.quantized, experiment.model.path, shards, summary);
-    if (experiment.quantization.export_dequantized) {
+    if (experiment.quantization.export_dequantized)
       quant::export_dequantized(quant::open_quantized_checkpoint(paths.quantized), paths.dequantized,
                                 {.dtype = model_dtype(config)});
-      written.dequantized = paths.dequantized;
-    }
   }
   // No rank goes on (and possibly reads the checkpoint) before it is complete.
   dist::check_mpi(MPI_Barrier(comm), "MPI_Barrier (quantized checkpoint)");

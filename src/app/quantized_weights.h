@@ -34,7 +34,6 @@ class QuantizedWeights final : public model::WeightSource {
   // Only while the quantize stage builds it (before it is sealed and shared as a const source).
   void add(const std::string& name, quant::QuantizedMatrix matrix, quant::ChannelCache cache = {});
   void seal() { sealed_ = true; }
-  bool sealed() const { return sealed_; }
 
   // A copy serving other cached values for some tensors (a novel distribution's re-quantized channels);
   // the matrices are shared, not copied. Every name must be held with a cache of the same channels.
@@ -45,7 +44,6 @@ class QuantizedWeights final : public model::WeightSource {
   const Entry* entry(const std::string& name) const;
   const std::set<std::string>& quantized_names() const { return quantized_names_; }
   const model::WeightSource& original() const { return *original_; }
-  std::shared_ptr<const model::WeightSource> original_ptr() const { return original_; }
 
   // The float32 values the model gets for a held tensor.
   Tensor served(const std::string& name) const;

@@ -1,6 +1,7 @@
 #include "app/rank_model.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "backend/factory.h"
@@ -16,9 +17,17 @@ int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& 
 }
 
 dist::ShardPlan rank_shard_plan(const config::Experiment& experiment, const ModelConfig& config, int world_size) {
-  // Weights held per parameter, as in --dry-run's plan.
+  // Weights are held in memory in the compute dtype.
   const int64_t bytes_per_parameter = experiment.model.compute_dtype == config::ComputeDtype::float32 ? 4 : 2;
   return dist::make_shard_plan(config, world_size, bytes_per_parameter);
+}
+
+Tokenizer open_tokenizer(const config::Experiment& experiment) {
+  return experiment.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(experiment.model.tokenizer);
+}
+
+double progress_interval_s(const config::RuntimeSection& runtime) {
+  return runtime.progress_interval_s > 0 ? runtime.progress_interval_s : std::numeric_limits<double>::infinity();
 }
 
 RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,

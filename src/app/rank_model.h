@@ -2,7 +2,7 @@
 // The model as one rank of a run holds it: the backend of runtime.device/threads, the expert-to-rank
 // plan (the same as --dry-run's), the model with only this rank's routed experts loaded, and the
 // executor that runs a MoE layer's experts (expert-parallel over MPI on several ranks, local on one).
-// Every stage that runs the model opens it through here.
+// Every stage that runs the model opens it, and its tokenizer, through here.
 #include <memory>
 
 #include "backend/backend.h"
@@ -11,6 +11,7 @@
 #include "dist/shard_plan.h"
 #include "model/expert_executor.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace moqa::app {
 
@@ -28,8 +29,16 @@ struct RankModel {
 RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
                           std::shared_ptr<const model::WeightSource> weights = nullptr);
 
-// The expert-to-rank plan open_rank_model uses (for stages that need it before opening the model).
+// The expert-to-rank plan open_rank_model uses (for stages that need it before opening the model, and
+// --dry-run's preview for any world size).
 dist::ShardPlan rank_shard_plan(const config::Experiment& experiment, const ModelConfig& config, int world_size);
+
+// The experiment's tokenizer: byte-level ids (model.tokenizer = "bytes") or its tokenizer.json.
+Tokenizer open_tokenizer(const config::Experiment& experiment);
+
+// Seconds between a stage's progress lines: runtime.progress_interval_s, or (0) infinity, so that only
+// each stage's final line is printed.
+double progress_interval_s(const config::RuntimeSection& runtime);
 
 // runtime.threads, or (0) the hardware threads shared among the ranks of this node, at least 1.
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session);

@@ -132,10 +132,10 @@ ResultsFile open_results_file(const config::Experiment& e, const dist::MpiSessio
   return file;
 }
 
-std::string commit_results_file(ResultsFile& file) {
+std::string commit_results_file(ResultsFile& file, const std::string& utc_finish) {
   MOQA_CHECK(file.writer.has_value(), "results.h5: no open results file on this rank");
   io::H5Writer& w = *file.writer;
-  w.set_attribute("/provenance", "utc_finish", utc_now());
+  w.set_attribute("/provenance", "utc_finish", utc_finish);
   w.set_attribute("/provenance", "wall_time_s",
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - file.start).count());
   const std::string path = w.final_path().string();

@@ -25,11 +25,12 @@ struct ResultsFile {
 // writes /provenance on rank 0.
 ResultsFile open_results_file(const config::Experiment& experiment, const dist::MpiSession& session);
 
-// Rank 0: records the finish time and wall time in /provenance and commits the file. Returns its path.
-std::string commit_results_file(ResultsFile& file);
-
 // The current time as ISO 8601 UTC, "2026-01-31T12:00:00Z".
 std::string utc_now();
+
+// Rank 0: records the finish time and the wall time since open_results_file in /provenance and commits
+// the file. Returns its path.
+std::string commit_results_file(ResultsFile& file, const std::string& utc_finish = utc_now());
 
 // The command line of this process, arguments shell-quoted where needed (from /proc/self/cmdline;
 // "unknown" where that is not available).

@@ -352,8 +352,8 @@ std::string render_markdown(const json& s) {
              m["layers"].get<int64_t>(), " layers, ", m["experts"].get<int64_t>(), " routed experts, top-",
              m["top_k"].get<int64_t>(), ", compute ", m["compute_dtype"].get<std::string>(), ")\n");
   out += cat("- Run on ", p["ranks"].get<int64_t>(), p["ranks"].get<int64_t>() == 1 ? " rank" : " ranks", ", moqa ",
-             p["moqa_version"].get<std::string>(), " (", p["git_commit"].get<std::string>(), "), finished ",
-             p["utc_finish"].get<std::string>(), "\n");
+             p["moqa_version"].get<std::string>(), " (", p["git_commit"].get<std::string>(), "), seed ",
+             x["seed"].get<int64_t>(), ", finished ", p["utc_finish"].get<std::string>(), "\n");
   if (const json& sweep = s["sweep"]; !sweep.is_null()) {
     out += cat("- Sweep run ", sweep["index"].get<int64_t>(), " of ", sweep["count"].get<int64_t>(), " (`",
                sweep["suffix"].get<std::string>(), "`):");
@@ -398,13 +398,29 @@ std::string render_markdown(const json& s) {
   return out;
 }
 
-SummaryFiles write_run_summary(const RunContext& context, const ResultsFile& file) {
+RunSummary render_run_summary(const RunContext& context, const ResultsFile& file, const std::string& utc_finish) {
   const double wall_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - file.start).count();
-  const json summary = summarize_run(context, file, utc_now(), wall_time_s);
-  const std::filesystem::path dir = context.experiment.experiment.output_dir;
-  SummaryFiles out{dir / "results.json", dir / "results.md"};
-  io::write_file_atomic(out.json, summary.dump(2) + "\n");
-  io::write_file_atomic(out.markdown, render_markdown(summary));
+  const json summary = summarize_run(context, file, utc_finish, wall_time_s);
+  return {.json = summary.dump(2) + "\n", .markdown = render_markdown(summary)};
+}
+
+SummaryFiles summary_files(const std::filesystem::path& output_dir) {
+  return {output_dir / "results.json", output_dir / "results.md"};
+}
+
+void remove_run_summary(const std::filesystem::path& output_dir) {
+  const SummaryFiles files = summary_files(output_dir);
+  for (const std::filesystem::path& path : {files.json, files.markdown}) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    MOQA_CHECK(!ec, path.string(), ": cannot remove the summary of an earlier run: ", ec.message());
+  }
+}
+
+SummaryFiles write_run_summary(const std::filesystem::path& output_dir, const RunSummary& summary) {
+  const SummaryFiles out = summary_files(output_dir);
+  io::write_file_atomic(out.json, summary.json);
+  io::write_file_atomic(out.markdown, summary.markdown);
   return out;
 }
 

@@ -1,7 +1,6 @@
 #include "app/stage_allocate.h"
 
 #include <cstdio>
-#include <limits>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -23,10 +22,6 @@
 
 namespace moqa::app {
 namespace {
-
-double progress_interval(const config::Experiment& e) {
-  return e.runtime.progress_interval_s > 0 ? e.runtime.progress_interval_s : std::numeric_limits<double>::infinity();
-}
 
 // Without statistics (uniform, no calibrate stage): the shape and sizes only.
 allocate::AllocationInput shape_only_input(const ModelConfig& config) {
@@ -83,9 +78,7 @@ struct Workspace {
     return *ranked;
   }
   const Tokenizer& tokens() {
-    if (!tokenizer)
-      tokenizer =
-          experiment.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(experiment.model.tokenizer);
+    if (!tokenizer) tokenizer = open_tokenizer(experiment);
     return *tokenizer;
   }
 };
@@ -125,7 +118,7 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
                                      .plan = m.plan,
                                      .batch_windows = e.runtime.batch_windows,
                                      .progress = root ? &context.log : nullptr,
-                                     .progress_interval_s = progress_interval(e)};
+                                     .progress_interval_s = progress_interval_s(e.runtime)};
     const analysis::DistributionStatistics stats = analysis::measure_distribution(world, sample, e.analysis);
     if (!root) continue;
     NovelAllocation novel;
@@ -182,7 +175,7 @@ void run_allocate_stage(RunContext& context) {
                          .comm = session.world(),
                          .plan = m.plan,
                          .progress = root ? &context.log : nullptr,
-                         .progress_interval_s = progress_interval(e)};
+                         .progress_interval_s = progress_interval_s(e.runtime)};
     errors = profile_expert_errors(world, batches, e.allocation.candidate_bits, quantizer_settings(e.quantization));
     if (root) {
       input.error_bits = errors->bits;

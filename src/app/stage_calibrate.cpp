@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -43,20 +42,18 @@ void run_calibrate_stage(RunContext& context) {
 
   RankModel ranked = open_rank_model(e, session);
   const std::vector<int64_t> moe_layers = analysis::moe_layers(ranked.model->config());
-  const Tokenizer tokenizer = e.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(e.model.tokenizer);
+  const Tokenizer tokenizer = open_tokenizer(e);
   context.log << "calibrate: " << session.size() << (session.size() == 1 ? " rank, " : " ranks, ")
               << ranked.backend->describe() << "; rank 0 holds " << ranked.plan.expert_count_of(0) << " of "
               << ranked.plan.num_experts * static_cast<int64_t>(moe_layers.size()) << " routed experts\n";
 
-  const double interval = e.runtime.progress_interval_s > 0 ? e.runtime.progress_interval_s
-                                                            : std::numeric_limits<double>::infinity();
   analysis::CalibrationWorld world{.model = *ranked.model,
                                    .experts = *ranked.experts,
                                    .comm = session.world(),
                                    .plan = ranked.plan,
                                    .batch_windows = e.runtime.batch_windows,
                                    .progress = session.is_root() ? &context.log : nullptr,
-                                   .progress_interval_s = interval};
+                                   .progress_interval_s = progress_interval_s(e.runtime)};
   analysis::CalibrationResult result;
   result.options = e.analysis;
   result.moe_layers = moe_layers;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -141,8 +140,7 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
   const config::Experiment& e = context.experiment;
   const MPI_Comm comm = context.session.world();
   const config::EvaluationSet& set = *p.set;
-  const double interval = e.runtime.progress_interval_s > 0 ? e.runtime.progress_interval_s
-                                                            : std::numeric_limits<double>::infinity();
+  const double interval = progress_interval_s(e.runtime);
   const std::string stage = cat("evaluate ", model_key(which), "/", set.name);
   const model::LayerContext layer{.experts = ranked.experts.get()};
   DatasetEvaluation out{.model = which, .set = p.index};
@@ -255,13 +253,14 @@ void run_evaluate_stage(RunContext& context) {
   MOQA_CHECK(!e.evaluation.empty(), "stage evaluate: the experiment has no [[evaluation]] table");
 
   const ModelConfig model_config = load_hf_config(e.model.path / "config.json");
-  const Tokenizer tokenizer = e.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(e.model.tokenizer);
+  const Tokenizer tokenizer = open_tokenizer(e);
+  if (log)
+    *log << "evaluate: reading and tokenizing " << e.evaluation.size()
+         << (e.evaluation.size() == 1 ? " [[evaluation]] set\n" : " [[evaluation]] sets\n");
   std::vector<PreparedSet> sets;
   for (size_t i = 0; i < e.evaluation.size(); ++i) sets.push_back(prepare_set(e, i, tokenizer, model_config, session));
 
   const bool quantized = context.quantized_weights != nullptr;
-  if (log && !quantized && e.has_stage(config::Stage::quantize))
-    *log << "evaluate: the run produced no quantized model; evaluating the full-precision model only\n";
 
   // One model per job: the baseline (sets with baseline = true, or all of them without a quantized
   // model), the quantized model, and with channel adjustment one adjusted quantized model per novel set.

@@ -2,7 +2,6 @@
 
 #include <array>
 #include <chrono>
-#include <limits>
 #include <numeric>
 #include <ostream>
 #include <set>
@@ -20,7 +19,6 @@
 #include "app/stage_allocate.h"
 #include "core/error.h"
 #include "dist/mpi_session.h"
-#include "tokenizer/tokenizer.h"
 
 namespace moqa::app {
 namespace {
@@ -67,8 +65,7 @@ void run_quantize_stage(RunContext& context) {
   auto store = std::make_shared<QuantizedWeights>(std::make_shared<model::CheckpointWeights>(e.model.path),
                                                   std::set<std::string>(names.begin(), names.end()));
   const ChannelSets* channels = context.channel_adjustment ? &context.channel_adjustment->channels : nullptr;
-  const double interval =
-      e.runtime.progress_interval_s > 0 ? e.runtime.progress_interval_s : std::numeric_limits<double>::infinity();
+  const double interval = progress_interval_s(e.runtime);
   context.log << "quantize: " << names.size() << " tensors (" << config::name_of(settings.method)
               << "), routed experts at "
               << "their allocated widths, other quantized weights at " << plan.non_expert_bits << " bits"
@@ -88,8 +85,7 @@ void run_quantize_stage(RunContext& context) {
     const QuantizeReport embedded =
         quantize_from_original(plan, embedding, settings, *store, channels, session.world(), nullptr, interval);
     RankModel ranked = open_rank_model(e, session, store);
-    const Tokenizer tokenizer = e.model.byte_level_tokens() ? Tokenizer::bytes() : Tokenizer::load(e.model.tokenizer);
-    const auto samples = load_calibration_samples(e, tokenizer, session.world());
+    const auto samples = load_calibration_samples(e, open_tokenizer(e), session.world());
     CalibrationBatches batches =
         embed_calibration_batches(*ranked.model, samples, e.runtime.batch_windows, session.rank(), session.size());
     context.log << "quantize: GPTQ over " << batches.windows << " calibration windows (" << batches.tokens
@@ -132,6 +128,8 @@ void run_quantize_stage(RunContext& context) {
 
   CheckpointPaths written;
   if (e.quantization.save_checkpoint || e.quantization.export_dequantized) {
+    context.log << "quantize: writing the checkpoint (every rank its shard)\n";
+    context.log.flush();
     written = save_quantized_checkpoint(*store, plan, config, e, *context.allocation, session.world());
     context.log << "quantize: checkpoint " << written.quantized.string()
                 << (written.dequantized.empty() ? std::string()

@@ -61,7 +61,7 @@ PerplexityResult evaluate_perplexity(model::Model& model, std::span<const int32_
                                      const PerplexityOptions& options, std::ostream* log = nullptr,
                                      const model::LayerContext& context = {});
 
-// "ppl 24.49 (mean nll 3.1984 over 65408 tokens in 128 windows of 512; 5120 tok/s)"
+// "ppl 24.4899 (mean nll 3.19826 over 65408 tokens in 128 windows of 512; 5120 tokens/s)"
 std::string describe(const PerplexityResult& result, const PerplexityOptions& options);
 
 }  // namespace moqa::eval

@@ -33,6 +33,7 @@
 #include "model/model.h"
 #include "model/weight_source.h"
 #include "quant/rtn.h"
+#include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
 namespace moqa::app {
@@ -40,11 +41,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
+using test::world_rank;
 
 fs::path model_dir() { return test::data_dir() / "arch" / "mixtral"; }
 

@@ -124,11 +124,12 @@ void expect_files_agree(const fs::path& dir) {
 
 // ---- Full precision, committed test data only --------------------------------------------------------
 
-TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
-  const fs::path dir = test::temp_dir("pipeline-evaluate-fp");
+// An evaluate-only experiment in `dir` on the tiny golden Mixtral: perplexity of dir/text.txt (`sentences`
+// lines, windows of 64 byte tokens) and zero-shot arc_easy; results in dir/out.
+void write_fp_experiment(const fs::path& dir, int sentences) {
   {
     std::ofstream text(dir / "text.txt", std::ios::binary);
-    for (int i = 0; i < 40; ++i) text << "Sentence " << i << " tells of rivers, hills and " << i % 7 << " towns.\n";
+    for (int i = 0; i < sentences; ++i) text << "Sentence " << i << " tells of rivers, hills and " << i % 7 << " towns.\n";
   }
   std::ofstream(dir / "experiment.toml")
       << "[experiment]\nname = \"fp-e2e\"\nstages = [\"evaluate\"]\noutput_dir = " << quoted(dir / "out")
@@ -137,8 +138,16 @@ TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
       << "[[evaluation]]\nname = \"arc\"\nkind = \"zero_shot\"\ntask = \"arc_easy\"\npath = "
       << quoted(test::data_dir() / "tasks" / "arc_easy.jsonl") << "\n\n"
       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\n";
-  const auto run = test::run_command("timeout 120 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " +
-                                     quoted(dir / "experiment.toml"));
+}
+
+test::CommandResult run_pipeline(const fs::path& experiment) {
+  return test::run_command("timeout 120 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(experiment));
+}
+
+TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
+  const fs::path dir = test::temp_dir("pipeline-evaluate-fp");
+  write_fp_experiment(dir, 40);
+  const auto run = run_pipeline(dir / "experiment.toml");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("evaluate fp/text (known): ppl "));
   EXPECT_THAT(run.output, HasSubstr("evaluate fp/arc (novel): arc_easy: acc "));
@@ -155,6 +164,26 @@ TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
   EXPECT_EQ(s["provenance"]["ranks"], 2);
   ASSERT_EQ(s["stages"].size(), 1u);
   EXPECT_EQ(s["stages"][0]["stage"], "evaluate");
+}
+
+// A run that fails at run time (here: a text shorter than one window, found only when the evaluate stage
+// reads it) aborts the whole job naming the rank and the reason, and leaves what an earlier run wrote to
+// the same folder exactly as it was: no new result file gets a final name.
+TEST(PipelineEvaluate, FailedRunAbortsWithRankAndReasonAndLeavesEarlierResultsAlone) {
+  const fs::path dir = test::temp_dir("pipeline-evaluate-failure");
+  write_fp_experiment(dir, 1);
+  fs::create_directories(dir / "out");
+  const std::map<std::string, std::string> earlier{
+      {"results.h5", "an earlier run's results.h5"},
+      {"results.json", "{\"format\": \"moqa-results\", \"earlier\": true}\n"},
+      {"results.md", "# an earlier run\n"}};
+  for (const auto& [name, content] : earlier) std::ofstream(dir / "out" / name, std::ios::binary) << content;
+
+  const auto run = run_pipeline(dir / "experiment.toml");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("moqa: rank "));
+  EXPECT_THAT(run.output, HasSubstr("fewer than one window of seq_len = 64"));
+  for (const auto& [name, content] : earlier) EXPECT_EQ(read_file(dir / "out" / name), content) << name;
 }
 
 // ---- The whole pipeline on the trained mixtral-tiny ---------------------------------------------------

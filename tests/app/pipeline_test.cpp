@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <initializer_list>
 
 #include "core/build_info.h"
 #include "core/error.h"
@@ -28,13 +29,19 @@ moqa::test::CommandResult pipeline(const std::string& arguments) {
 
 std::filesystem::path app_data() { return moqa::test::data_dir() / "app"; }
 
+void expect_all(const std::string& output, std::initializer_list<std::string> parts) {
+  for (const std::string& part : parts) EXPECT_THAT(output, HasSubstr(part));
+}
+
 TEST(Pipeline, HelpExplainsEveryOption) {
   const auto result = pipeline("--help");
   EXPECT_EQ(result.exit_code, 0) << result.output;
-  for (const char* option : {"--help", "--version", "--set", "--dry-run", "--output", "--ranks", "--list", "--index",
-                             "sweep", "EXPERIMENT.toml", "KEY=VALUE", "Examples:", "Exit status:"})
-    EXPECT_THAT(result.output, HasSubstr(option));
+  expect_all(result.output, {"--help", "--version", "--set", "--dry-run", "--output", "--ranks", "--list", "--index",
+                             "sweep", "EXPERIMENT.toml", "KEY=VALUE", "Examples:", "Exit status:"});
   EXPECT_THAT(result.output, HasSubstr("2  usage or configuration error"));
+  // The stages and where their results go.
+  expect_all(result.output, {"Stages", "  calibrate  ", "  allocate   ", "  quantize   ", "  evaluate   ", "ETA",
+                             "experiment.output_dir", "results.h5", "results.json", "results.md", "quantized-model/"});
 }
 
 TEST(Pipeline, VersionPrintsVersionAndCommit) {
@@ -47,15 +54,11 @@ TEST(Pipeline, VersionPrintsVersionAndCommit) {
 TEST(Pipeline, DryRunPrintsThePlan) {
   const auto result = pipeline(quoted(app_data() / "experiment.toml") + " --dry-run");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("== Resolved configuration =="));
-  EXPECT_THAT(result.output, HasSubstr("name = \"app-test\""));
-  EXPECT_THAT(result.output, HasSubstr("== Model ==\nmodel        mixtral"));
-  EXPECT_THAT(result.output, HasSubstr("== Datasets ==\n  calibration  text: " + (app_data() / "text.txt").string()));
-  EXPECT_THAT(result.output, HasSubstr("89 B; 2 windows x 8 tokens"));
-  EXPECT_THAT(result.output, HasSubstr("== Expert-to-rank plan (1 rank) =="));
-  EXPECT_THAT(result.output, HasSubstr("3 MoE layers x 5 routed experts over 1 rank"));
-  EXPECT_THAT(result.output, HasSubstr("== Stages ==\n  1. calibrate: "));
-  EXPECT_THAT(result.output, HasSubstr("  4. evaluate: text (perplexity, known)"));
+  expect_all(result.output, {"== Resolved configuration ==", "name = \"app-test\"", "== Model ==\nmodel        mixtral",
+                             "== Datasets ==\n  calibration  text: " + (app_data() / "text.txt").string(),
+                             "89 B; 2 windows x 8 tokens", "== Expert-to-rank plan (1 rank) ==",
+                             "3 MoE layers x 5 routed experts over 1 rank", "== Stages ==\n  1. calibrate: ",
+                             "  4. evaluate: text (perplexity, known)"});
 }
 
 TEST(Pipeline, DryRunPreviewsOtherRankCountsAndAppliesOverrides) {
@@ -64,11 +67,9 @@ TEST(Pipeline, DryRunPreviewsOtherRankCountsAndAppliesOverrides) {
                                " --dry-run --ranks 3 --set quantization.method=rtn --set calibration.0.samples=5 "
                                "--output " + quoted(out_dir));
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("== Expert-to-rank plan (3 ranks) =="));
-  EXPECT_THAT(result.output, HasSubstr("  0        0-1       2-3       4\n"));
-  EXPECT_THAT(result.output, HasSubstr("3. quantize: rtn, group 128"));
-  EXPECT_THAT(result.output, HasSubstr("5 windows x 8 tokens"));
-  EXPECT_THAT(result.output, HasSubstr("output_dir = \"" + out_dir.generic_string() + "\""));
+  expect_all(result.output, {"== Expert-to-rank plan (3 ranks) ==", "  0        0-1       2-3       4\n",
+                             "3. quantize: rtn, group 128", "5 windows x 8 tokens",
+                             "output_dir = \"" + out_dir.generic_string() + "\""});
 }
 
 TEST(Pipeline, QuickstartDryRun) {
@@ -76,14 +77,10 @@ TEST(Pipeline, QuickstartDryRun) {
   MOQA_REQUIRE_ASSET(moqa::test::assets_dir() / "text" / "tinyshakespeare" / "input.txt");
   const auto result = pipeline(quoted(moqa::test::source_dir() / "experiments" / "quickstart.toml") + " --dry-run");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("Experiment \"quickstart\""));
-  EXPECT_THAT(result.output, HasSubstr("model        mixtral"));
-  EXPECT_THAT(result.output, HasSubstr("calibration  wikitext-2: "));
-  EXPECT_THAT(result.output, HasSubstr("calibration  tinyshakespeare: "));
-  EXPECT_THAT(result.output, HasSubstr("code-test (perplexity, novel)"));
-  EXPECT_THAT(result.output, HasSubstr("4 MoE layers x 8 routed experts over 1 rank"));
-  EXPECT_THAT(result.output, HasSubstr("2. allocate: moqa, target 3 bits"));
-  EXPECT_THAT(result.output, HasSubstr("3. quantize: gptq, group 128"));
+  expect_all(result.output, {"Experiment \"quickstart\"", "model        mixtral", "calibration  wikitext-2: ",
+                             "calibration  tinyshakespeare: ", "code-test (perplexity, novel)",
+                             "4 MoE layers x 8 routed experts over 1 rank", "2. allocate: moqa, target 3 bits",
+                             "3. quantize: gptq, group 128"});
 }
 
 TEST(Pipeline, BadConfigExitsTwoWithFileLineColumn) {

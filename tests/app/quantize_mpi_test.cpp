@@ -91,12 +91,25 @@ double distance(const Tensor& a, const Tensor& b, MPI_Comm comm) {
 
 class QuantizeRanks : public ::testing::TestWithParam<std::string> {};
 
+// One family's model, every tensor quantized with GPTQ at mixed expert widths, over all ranks and by this
+// process alone, with `batch_windows` windows per batch.
+struct BothWays {
+  config::Experiment experiment;
+  allocate::BitMatrix bits;
+  Quantized distributed;
+  Quantized reference;
+};
+
+BothWays quantize_both_ways(const std::string& family, int64_t batch_windows) {
+  BothWays out{.experiment = everything_quantized(family), .bits = {}, .distributed = {}, .reference = {}};
+  out.bits = mixed_bits(load_hf_config(out.experiment.model.path / "config.json"));
+  out.distributed = quantize_model(out.experiment, out.bits, MPI_COMM_WORLD, batch_windows);
+  out.reference = quantize_model(out.experiment, out.bits, MPI_COMM_SELF, batch_windows);
+  return out;
+}
+
 TEST_P(QuantizeRanks, GptqWeightsAreIdenticalOnAnyRankCountWithOneWindowBatches) {
-  const config::Experiment e = everything_quantized(GetParam());
-  const ModelConfig config = load_hf_config(e.model.path / "config.json");
-  const allocate::BitMatrix bits = mixed_bits(config);
-  const Quantized distributed = quantize_model(e, bits, MPI_COMM_WORLD, 1);
-  const Quantized reference = quantize_model(e, bits, MPI_COMM_SELF, 1);
+  const auto [e, bits, distributed, reference] = quantize_both_ways(GetParam(), 1);
   expect_same_as_single_process(distributed, reference, MPI_COMM_WORLD);
   EXPECT_EQ(distributed.report.tensors, static_cast<int64_t>(distributed.plan.targets.size()));
   EXPECT_EQ(distributed.report.expert_loss.size(), bits.size());
@@ -109,11 +122,7 @@ TEST_P(QuantizeRanks, GptqWeightsAreIdenticalOnAnyRankCountWithOneWindowBatches)
 }
 
 TEST_P(QuantizeRanks, LargerBatchesGiveAnEquallyGoodQuantization) {
-  const config::Experiment e = everything_quantized(GetParam());
-  const ModelConfig config = load_hf_config(e.model.path / "config.json");
-  const allocate::BitMatrix bits = mixed_bits(config);
-  const Quantized distributed = quantize_model(e, bits, MPI_COMM_WORLD, 3);
-  const Quantized reference = quantize_model(e, bits, MPI_COMM_SELF, 3);
+  const auto [e, bits, distributed, reference] = quantize_both_ways(GetParam(), 3);
   // Tensors whose inputs pass through no float32 matmul (the embedding, the first attention projections)
   // do not depend on how a batch is split; the same holds for all of them on one rank.
   const bool one_rank = size_of(MPI_COMM_WORLD) == 1;

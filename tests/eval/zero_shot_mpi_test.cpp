@@ -16,28 +16,15 @@
 #include "dist/shard_plan.h"
 #include "eval/zero_shot.h"
 #include "model/model.h"
+#include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
 namespace moqa::eval {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
-int64_t max_over_ranks(int64_t value) {
-  int64_t out = 0;
-  MPI_Allreduce(&value, &out, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
-  return out;
-}
+using test::max_over_ranks;
+using test::world_rank;
+using test::world_size;
 
 ZeroShotCounts sum_over_ranks(const ZeroShotCounts& local) {
   const int64_t in[] = {local.examples, local.correct, local.correct_norm, local.requests, local.input_tokens};
