@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <utility>
 #include <vector>
@@ -29,12 +30,35 @@ moqa::Tensor random_tensor(int64_t rows, int64_t cols, uint64_t seed) {
 
 }  // namespace
 
+// A positive integer argument, or nothing (the caller prints the usage).
+std::optional<int64_t> positive(const char* text) {
+  char* end = nullptr;
+  const long long value = std::strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || value <= 0) return std::nullopt;
+  return value;
+}
+
 int main(int argc, char** argv) {
-  const int64_t samples = argc > 1 ? std::atoll(argv[1]) : 2048;
+  const auto usage = [&] {
+    std::fprintf(stderr,
+                 "usage: %s [SAMPLES [ROWS COLS ...]]\n"
+                 "  SAMPLES  input rows per Hessian (default 2048)\n"
+                 "  ROWS COLS  weight shapes to time (default 14336 4096 and 4096 14336, Mixtral-8x7B experts)\n",
+                 argv[0]);
+    return 2;
+  };
+  std::vector<int64_t> numbers;
+  for (int i = 1; i < argc; ++i) {
+    const auto value = positive(argv[i]);
+    if (!value) return usage();
+    numbers.push_back(*value);
+  }
+  if (numbers.size() > 1 && numbers.size() % 2 == 0) return usage();  // SAMPLES then whole (ROWS, COLS) pairs
+  const int64_t samples = numbers.empty() ? 2048 : numbers[0];
   std::vector<std::pair<int64_t, int64_t>> shapes{{14336, 4096}, {4096, 14336}};
-  if (argc > 3) {
+  if (numbers.size() > 1) {
     shapes.clear();
-    for (int i = 2; i + 1 < argc; i += 2) shapes.emplace_back(std::atoll(argv[i]), std::atoll(argv[i + 1]));
+    for (size_t i = 1; i + 1 < numbers.size(); i += 2) shapes.emplace_back(numbers[i], numbers[i + 1]);
   }
   const moqa::quant::QuantSpec spec{4, 128, false};
   std::printf("quant_bench: %lld input rows per Hessian, %d bits, group %lld\n", static_cast<long long>(samples),
