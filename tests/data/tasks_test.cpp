@@ -16,6 +16,8 @@
 namespace moqa::data {
 namespace {
 
+using test::error_of;
+
 std::filesystem::path fixture(const std::string& name) { return test::data_dir() / "tasks" / name; }
 
 ChoiceTask load(const std::string& name, TaskFormat format, int64_t limit = 0) {
@@ -26,16 +28,6 @@ std::filesystem::path write_file(const std::string& name, const std::string& tex
   const auto path = test::temp_dir("tasks") / name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a moqa::Error";
-  return "";
 }
 
 using Strings = std::vector<std::string>;

@@ -12,6 +12,8 @@
 
 namespace {
 
+using moqa::test::error_of;
+
 std::string xz_compress(const std::string& text) {
   std::string out(lzma_stream_buffer_bound(text.size()), '\0');
   size_t written = 0;
@@ -26,16 +28,6 @@ std::filesystem::path write_file(const std::string& name, const std::string& byt
   const auto path = moqa::test::temp_dir("data") / name;
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const moqa::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a moqa::Error";
-  return "";
 }
 
 // Several hundred KB of varied UTF-8 so the decoder runs over many output chunks.

@@ -22,21 +22,13 @@
 namespace moqa::eval {
 namespace {
 
+using test::error_of;
+
 using Ids = std::vector<int32_t>;
 
 std::filesystem::path arch_dir(const std::string& family) { return test::data_dir() / "arch" / family; }
 
 Ids bytes_of(std::string_view text) { return Ids(text.begin(), text.end()); }
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a moqa::Error";
-  return "";
-}
 
 // ---- Pair encoding -----------------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@
 namespace moqa::model {
 namespace {
 
+using test::error_of;
+
 std::filesystem::path arch_dir(const std::string& family) { return test::data_dir() / "arch" / family; }
 
 TokenBatch golden_batch(const std::string& family) {
@@ -35,15 +37,6 @@ double max_abs_difference(const Tensor& a, const Tensor& b) {
   for (int64_t i = 0; i < std::min(a.size(), b.size()); ++i)
     worst = std::max(worst, double(std::abs(a.data[i] - b.data[i])));
   return worst;
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class ModelApiTest : public ::testing::Test {

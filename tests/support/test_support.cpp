@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include "core/error.h"
+
 #include <unistd.h>
 
 #include <array>
@@ -53,6 +55,16 @@ CommandResult run_command(const std::string& command_line) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const moqa::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a moqa::Error";
+  return "";
 }
 
 }  // namespace moqa::test

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace moqa::test {
@@ -20,6 +21,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run_command(const std::string& command_line);
+
+// The message of the moqa::Error that `action` throws; records a test failure and returns "" when it
+// throws nothing.
+std::string error_of(const std::function<void()>& action);
 
 }  // namespace moqa::test
 
