@@ -53,9 +53,6 @@ void run_stages(RunContext& context) {
               << (e.run.index >= 0 ? cat(", sweep run ", e.run.index, " of ", e.run.count, " (", e.run.suffix, ")") : "")
               << " on " << context.session.size() << (context.session.size() == 1 ? " rank" : " ranks") << " -> "
               << e.experiment.output_dir.string() << "\n";
-  if (e.runtime.resume)
-    context.log << "moqa-pipeline: runtime.resume is not implemented: every stage uses this run's results only "
-                   "(to evaluate a saved quantized model, set model.path to its quantized-model folder)\n";
   ResultsFile results = open_results_file(e, context.session);
   context.results = results.writer ? &*results.writer : nullptr;
   for (const config::Stage stage : e.experiment.stages) {

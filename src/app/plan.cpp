@@ -67,7 +67,8 @@ std::string stage_summary(const Experiment& e, Stage stage) {
                  "; activation ", on_off(a.activation), ", significance ", on_off(a.significance), " (",
                  name_of(a.channel_significance), a.router_weighted ? ", router-weighted" : "",
                  a.token_reweighting > 0 ? cat(", token re-weighting a=", a.token_reweighting) : "", "), correlation ",
-                 on_off(a.correlation), "; fit ", name_of(a.fit));
+                 on_off(a.correlation), "; fit ", name_of(a.fit),
+                 e.runtime.resume ? "; reuses the earlier run's statistics where nothing they depend on changed" : "");
     }
     case Stage::allocate: {
       const auto& a = e.allocation;
@@ -97,6 +98,8 @@ std::string stage_summary(const Experiment& e, Stage stage) {
       if (q.channel_adjustment) text += cat("; channel adjustment (top ", e.analysis.channel_fraction * 100, "%)");
       if (q.save_checkpoint) text += "; saves checkpoint";
       if (q.export_dequantized) text += "; dequantized export";
+      if (e.runtime.resume && (q.save_checkpoint || q.export_dequantized))
+        text += "; reuses the saved checkpoint where nothing it depends on changed";
       return text;
     }
     case Stage::evaluate: {

@@ -24,6 +24,12 @@ void write_quantization(io::H5Writer& file, const QuantizationRecord& record) {
   file.set_attribute(g, "checkpoint", record.checkpoint);
   file.set_attribute(g, "dequantized_checkpoint", record.dequantized_checkpoint);
   file.set_attribute(g, "seconds", record.seconds);
+  file.set_attribute(g, "reused", int64_t{record.reused ? 1 : 0});
+  if (record.reused) {
+    file.set_attribute(g, "reused_from", record.checkpoint);
+    file.set_attribute(g, "reused_from_utc", record.reused->utc);
+    file.set_attribute(g, "computed_git_commit", record.reused->git_commit);
+  }
 
   std::vector<std::string> kept, names;
   for (const config::WeightGroup w : q.keep_full_precision) kept.emplace_back(config::name_of(w));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "app/checkpoint_reuse.h"
 #include "app/quantization_plan.h"
 #include "app/quantize_pass.h"
 #include "config/experiment.h"
@@ -27,6 +28,9 @@ struct QuantizationRecord {
   std::string checkpoint;          // paths written, or empty
   std::string dequantized_checkpoint;
   std::vector<NovelRecord> novel;
+  // runtime.resume: the record of the earlier run's checkpoint the tensors were loaded from; null when
+  // this run quantized them.
+  const CheckpointRecord* reused = nullptr;
   double seconds = 0.0;
 };
 

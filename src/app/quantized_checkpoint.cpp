@@ -57,6 +57,12 @@ CheckpointPaths checkpoint_paths(const config::Experiment& experiment) {
   return {experiment.experiment.output_dir / "quantized-model", experiment.experiment.output_dir / "dequantized-model"};
 }
 
+void export_dequantized_model(const ModelConfig& config, const config::Experiment& experiment) {
+  const CheckpointPaths paths = checkpoint_paths(experiment);
+  quant::export_dequantized(quant::open_quantized_checkpoint(paths.quantized), paths.dequantized,
+                            {.dtype = model_dtype(config)});
+}
+
 CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const QuantizationPlan& plan,
                                           const ModelConfig& config, const config::Experiment& experiment,
                                           const allocate::Allocation& allocation, MPI_Comm comm) {
@@ -120,9 +126,7 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
     for (const config::WeightGroup g : experiment.quantization.keep_full_precision)
       summary.full_precision.emplace_back(config::name_of(g));
     quant::write_quantized_index(paths.quantized, experiment.model.path, shards, summary);
-    if (experiment.quantization.export_dequantized)
-      quant::export_dequantized(quant::open_quantized_checkpoint(paths.quantized), paths.dequantized,
-                                {.dtype = model_dtype(config)});
+    if (experiment.quantization.export_dequantized) export_dequantized_model(config, experiment);
   }
   // No rank goes on (and possibly reads the checkpoint) before it is complete.
   dist::check_mpi(MPI_Barrier(comm), "MPI_Barrier (quantized checkpoint)");

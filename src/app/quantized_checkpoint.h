@@ -29,6 +29,9 @@ struct CheckpointPaths {
 };
 CheckpointPaths checkpoint_paths(const config::Experiment& experiment);
 
+// Rank 0: <output_dir>/dequantized-model from the complete quantized checkpoint, in the model's dtype.
+void export_dequantized_model(const ModelConfig& config, const config::Experiment& experiment);
+
 // Collective. Returns the paths written (dequantized empty unless exported).
 CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const QuantizationPlan& plan,
                                           const ModelConfig& config, const config::Experiment& experiment,

@@ -30,13 +30,16 @@ double progress_interval_s(const config::RuntimeSection& runtime) {
   return runtime.progress_interval_s > 0 ? runtime.progress_interval_s : std::numeric_limits<double>::infinity();
 }
 
+std::unique_ptr<backend::Backend> open_backend(const config::Experiment& experiment, const dist::MpiSession& session) {
+  return backend::make_backend({.device = std::string(config::name_of(experiment.runtime.device)),
+                                .threads = math_threads(experiment.runtime, session),
+                                .local_rank = session.local_rank()});
+}
+
 RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
                           std::shared_ptr<const model::WeightSource> weights) {
   RankModel out;
-  out.backend = backend::make_backend(
-      {.device = std::string(config::name_of(experiment.runtime.device)),
-       .threads = math_threads(experiment.runtime, session),
-       .local_rank = session.local_rank()});
+  out.backend = open_backend(experiment, session);
   const ModelConfig config = load_hf_config(experiment.model.path / "config.json");
   out.plan = rank_shard_plan(experiment, config, session.size());
   model::ModelOptions options;

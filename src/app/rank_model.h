@@ -22,6 +22,9 @@ struct RankModel {
   std::unique_ptr<model::ExpertExecutor> experts;
 };
 
+// The backend of runtime.device / runtime.threads for this rank (open_rank_model's).
+std::unique_ptr<backend::Backend> open_backend(const config::Experiment& experiment, const dist::MpiSession& session);
+
 // Collective when there are several ranks (the executor duplicates the world communicator). A missing
 // or mis-shaped tensor of an owned expert throws on the owning rank only; the caller aborts the job.
 // `weights`: where the model's tensors come from; null = the checkpoint of experiment.model.path (e.g.

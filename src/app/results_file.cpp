@@ -9,6 +9,7 @@
 #include <iterator>
 #include <vector>
 
+#include "app/resume_key.h"
 #include "config/to_toml.h"
 #include "core/build_info.h"
 #include "core/error.h"
@@ -112,6 +113,7 @@ ResultsFile open_results_file(const config::Experiment& e, const dist::MpiSessio
   w.write_string(p + "/config_file", e.config_file.string());
   w.write_string(p + "/command_line", process_command_line());
   w.write_strings(p + "/hostnames", hosts);
+  write_input_stamps(w, input_file_stamps(e));
   w.set_attribute(p, "experiment", e.experiment.name);
   w.set_attribute(p, "seed", e.experiment.seed);
   w.set_attribute(p, "ranks", static_cast<int64_t>(session.size()));

@@ -17,6 +17,7 @@
 #include "app/error_profile.h"
 #include "app/quantization_plan.h"
 #include "app/rank_model.h"
+#include "app/stage_calibrate.h"
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -147,10 +148,15 @@ void run_allocate_stage(RunContext& context) {
   const dist::MpiSession& session = context.session;
   const bool root = session.is_root();
   const bool uniform = e.allocation.method == config::AllocationMethod::uniform;
+  const bool needs_statistics = !uniform || e.quantization.channel_adjustment;
+  // Without a calibrate stage in this run, runtime.resume may supply the statistics of an earlier one.
+  if (needs_statistics && !context.calibration && e.runtime.resume) reuse_calibration(context);
   MOQA_CHECK(uniform || context.calibration, "stage allocate: allocation.method = \"",
              config::name_of(e.allocation.method),
-             "\" needs this run's calibration statistics (add \"calibrate\" to experiment.stages; statistics of an "
-             "earlier run are not reloaded yet)");
+             "\" needs calibration statistics: add \"calibrate\" to experiment.stages",
+             e.runtime.resume ? " (runtime.resume found none to reuse in " + e.experiment.output_dir.string() +
+                                    ", see the line above)"
+                              : std::string(", or set runtime.resume = true to reuse those of an earlier run"));
   const ModelConfig config = load_hf_config(e.model.path / "config.json");
   const allocate::AllocationOptions options = allocation_options(e);
   Workspace work{.experiment = e, .session = session, .ranked = std::nullopt, .tokenizer = std::nullopt};

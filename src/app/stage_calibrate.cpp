@@ -2,15 +2,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "analysis/calibrate.h"
 #include "analysis/results_writer.h"
+#include "app/calibration_reuse.h"
 #include "app/driver.h"
 #include "app/rank_model.h"
+#include "core/build_info.h"
 #include "core/error.h"
+#include "io/hf_config.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moqa::app {
@@ -30,15 +35,81 @@ std::string top_experts(const std::vector<double>& significance, size_t count) {
   return out;
 }
 
-}  // namespace
+// Rank 0 (which holds the statistics).
+void log_distribution(std::ostream& log, const analysis::DistributionStatistics& d) {
+  if (d.layers.empty()) return;
+  const analysis::LayerStatistics& first = d.layers.front();
+  log << "calibrate " << d.name << ": " << d.windows << " windows x " << d.seq_len << " tokens; layer "
+      << first.sums.layer << " S_exp top: " << top_experts(first.expert_significance, 3) << "\n";
+}
 
-void run_calibrate_stage(RunContext& context) {
-  const config::Experiment& e = context.experiment;
-  const dist::MpiSession& session = context.session;
+// Writes /analysis (rank 0) and hands the statistics to the later stages.
+void publish(RunContext& context, analysis::CalibrationResult result, const std::string& backend,
+             const StatisticsOrigin* reused) {
+  if (io::H5Writer* w = context.results) {
+    for (const analysis::DistributionStatistics& d : result.distributions)
+      analysis::write_distribution(*w, d, result.options);
+    analysis::write_analysis_header(*w, result);
+    analysis::write_synthesized(*w, result);
+    w->set_attribute("/analysis", "backend", backend);
+    w->set_attribute("/analysis", "reused", static_cast<int64_t>(reused ? 1 : 0));
+    w->set_attribute("/analysis", "computed_git_commit",
+                     reused ? reused->computed_git_commit : std::string(build_info::git_commit));
+    if (reused) {
+      w->set_attribute("/analysis", "reused_from", reused->file);
+      w->set_attribute("/analysis", "reused_from_utc_finish", reused->utc_finish);
+    }
+  }
+  context.calibration = std::move(result);
+}
+
+void check_calibration_names(const config::Experiment& e) {
   MOQA_CHECK(!e.calibration.empty(), "stage calibrate: the experiment has no [[calibration]] table");
   for (const config::CalibrationSet& set : e.calibration)
     MOQA_CHECK(set.name != analysis::kSynthesizedGroup, "calibration name \"", set.name,
                "\" is reserved for the cross-distribution statistics in results.h5; rename the [[calibration]] table");
+}
+
+}  // namespace
+
+bool reuse_calibration(RunContext& context) {
+  const config::Experiment& e = context.experiment;
+  const dist::MpiSession& session = context.session;
+  std::optional<ReusableCalibration> found;
+  std::string metadata;
+  if (session.is_root()) {
+    const std::filesystem::path file = e.experiment.output_dir / "results.h5";
+    std::string why_not;
+    found = find_reusable_calibration(e, session, why_not);
+    if (found) {
+      context.log << "calibrate: reusing the statistics of " << file.string() << " (committed "
+                  << found->origin.utc_finish << ", computed by moqa " << found->origin.computed_git_commit
+                  << "): every input they depend on is unchanged\n";
+      metadata = distribution_metadata_to_json(found->result.distributions);
+    } else {
+      context.log << "calibrate: not reusing earlier statistics (runtime.resume): " << why_not << "\n";
+    }
+  }
+  metadata = dist::broadcast_string(session.world(), metadata);
+  if (metadata.empty()) return false;
+  if (session.is_root()) {
+    for (const analysis::DistributionStatistics& d : found->result.distributions) log_distribution(context.log, d);
+    publish(context, std::move(found->result), found->origin.backend, &found->origin);
+    return true;
+  }
+  analysis::CalibrationResult result;
+  result.options = e.analysis;
+  result.moe_layers = analysis::moe_layers(load_hf_config(e.model.path / "config.json"));
+  result.distributions = distribution_metadata_from_json(metadata);
+  publish(context, std::move(result), "", nullptr);
+  return true;
+}
+
+void run_calibrate_stage(RunContext& context) {
+  const config::Experiment& e = context.experiment;
+  const dist::MpiSession& session = context.session;
+  check_calibration_names(e);
+  if (e.runtime.resume && reuse_calibration(context)) return;
 
   RankModel ranked = open_rank_model(e, session);
   const std::vector<int64_t> moe_layers = analysis::moe_layers(ranked.model->config());
@@ -61,22 +132,10 @@ void run_calibrate_stage(RunContext& context) {
     const analysis::DistributionSample sample =
         analysis::prepare_distribution(set, tokenizer, e.experiment.seed, session.world());
     result.distributions.push_back(analysis::measure_distribution(world, sample, e.analysis));
-    const analysis::DistributionStatistics& d = result.distributions.back();
-    if (!context.results) continue;
-    analysis::write_distribution(*context.results, d, e.analysis);
-    const analysis::LayerStatistics& first = d.layers.front();
-    context.log << "calibrate " << d.name << ": " << d.windows << " windows x " << d.seq_len << " tokens; layer "
-                << first.sums.layer << " S_exp top: " << top_experts(first.expert_significance, 3) << "\n";
+    log_distribution(context.log, result.distributions.back());
   }
-  if (session.is_root()) {
-    result.synthesized = analysis::synthesize(result.distributions);
-    if (context.results) {
-      analysis::write_analysis_header(*context.results, result);
-      context.results->set_attribute("/analysis", "backend", ranked.backend->describe());
-      analysis::write_synthesized(*context.results, result);
-    }
-  }
-  context.calibration = std::move(result);
+  if (session.is_root()) result.synthesized = analysis::synthesize(result.distributions);
+  publish(context, std::move(result), ranked.backend->describe(), nullptr);
 }
 
 }  // namespace moqa::app

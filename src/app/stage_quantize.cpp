@@ -3,11 +3,13 @@
 #include <array>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <set>
 
 #include "app/calibration_batches.h"
 #include "app/channel_adjustment.h"
+#include "app/checkpoint_reuse.h"
 #include "app/driver.h"
 #include "app/quantization_plan.h"
 #include "app/quantization_results.h"
@@ -16,7 +18,9 @@
 #include "app/quantized_weights.h"
 #include "app/quantizer.h"
 #include "app/rank_model.h"
+#include "app/results_file.h"
 #include "app/stage_allocate.h"
+#include "core/build_info.h"
 #include "core/error.h"
 #include "dist/mpi_session.h"
 
@@ -62,8 +66,11 @@ void run_quantize_stage(RunContext& context) {
   check_group_sizes(plan, e.quantization.group_size);
   const QuantizerSettings settings = quantizer_settings(e.quantization);
   const std::vector<std::string> names = plan.names();
-  auto store = std::make_shared<QuantizedWeights>(std::make_shared<model::CheckpointWeights>(e.model.path),
-                                                  std::set<std::string>(names.begin(), names.end()));
+  const auto original = std::make_shared<model::CheckpointWeights>(e.model.path);
+  auto empty_store = [&] {
+    return std::make_shared<QuantizedWeights>(original, std::set<std::string>(names.begin(), names.end()));
+  };
+  auto store = empty_store();
   const ChannelSets* channels = context.channel_adjustment ? &context.channel_adjustment->channels : nullptr;
   const double interval = progress_interval_s(e.runtime);
   context.log << "quantize: " << names.size() << " tensors (" << config::name_of(settings.method)
@@ -71,8 +78,23 @@ void run_quantize_stage(RunContext& context) {
               << "their allocated widths, other quantized weights at " << plan.non_expert_bits << " bits"
               << (channels ? "; channel cache on" : "") << "\n";
 
+  // The key of this run's checkpoint: compared with an earlier one's (runtime.resume), recorded with a new one.
+  const bool saves = e.quantization.save_checkpoint || e.quantization.export_dequantized;
+  const ResumeKey key =
+      root && saves ? quantized_checkpoint_key(e, session, context.allocation->bits, plan, channels) : ResumeKey{};
+  std::optional<ReusedCheckpoint> reused;
+  if (e.runtime.resume && saves) {
+    reused = reuse_checkpoint(e, session, context.log, key, plan, channels, *store);
+    if (!reused) store = empty_store();
+  } else if (e.runtime.resume) {
+    context.log << "quantize: not reusing a quantized checkpoint (runtime.resume): this run saves none "
+                   "(quantization.save_checkpoint), and only a saved one is reused\n";
+  }
+
   QuantizeReport report;
-  if (settings.method == config::QuantMethod::rtn) {
+  if (reused) {
+    report = reused->record.report;
+  } else if (settings.method == config::QuantMethod::rtn) {
     std::vector<size_t> all(plan.targets.size());
     std::iota(all.begin(), all.end(), size_t{0});
     report = quantize_from_original(plan, all, settings, *store, channels, session.world(), log, interval);
@@ -103,7 +125,7 @@ void run_quantize_stage(RunContext& context) {
   store->seal();
   context.quantized_weights = store;
   const auto [cached, quantized] = element_counts(*store, plan, session.rank(), session.world());
-  context.log << "quantize: " << report.tensors << " tensors quantized"
+  context.log << "quantize: " << report.tensors << (reused ? " tensors loaded from the checkpoint" : " tensors quantized")
               << (report.rtn_fallbacks
                       ? cat(" (", report.rtn_fallbacks, " with RTN: no calibration token reached them)")
                       : std::string())
@@ -127,10 +149,25 @@ void run_quantize_stage(RunContext& context) {
   }
 
   CheckpointPaths written;
-  if (e.quantization.save_checkpoint || e.quantization.export_dequantized) {
+  if (reused) {
+    written.quantized = reused->dir;
+    if (e.quantization.export_dequantized) {
+      context.log << "quantize: exporting the dequantized model\n";
+      if (root) export_dequantized_model(config, e);
+      dist::check_mpi(MPI_Barrier(session.world()), "MPI_Barrier (dequantized export)");
+      written.dequantized = checkpoint_paths(e).dequantized;
+    }
+  } else if (saves) {
     context.log << "quantize: writing the checkpoint (every rank its shard)\n";
     context.log.flush();
+    // The record goes first and comes back last: it only ever stands next to the shards it describes.
+    if (root) remove_checkpoint_record(checkpoint_paths(e).quantized);
     written = save_quantized_checkpoint(*store, plan, config, e, *context.allocation, session.world());
+    if (root)
+      write_checkpoint_record(written.quantized,
+                              {.key = key, .report = report, .git_commit = build_info::git_commit, .utc = utc_now()});
+  }
+  if (saves) {
     context.log << "quantize: checkpoint " << written.quantized.string()
                 << (written.dequantized.empty() ? std::string()
                                                 : cat(", dequantized export ", written.dequantized.string()))
@@ -146,6 +183,7 @@ void run_quantize_stage(RunContext& context) {
                         .checkpoint = written.quantized.string(),
                         .dequantized_checkpoint = written.dequantized.string(),
                         .novel = novel,
+                        .reused = reused ? &reused->record : nullptr,
                         .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   }
 }

@@ -198,7 +198,7 @@ void check_stage_requirements(const Experiment& e, ReadContext& context) {
     context.error(stages_at, "experiment.stages",
                   cat("found \"quantize\" without \"allocate\" while allocation.method = \"",
                       name_of(e.allocation.method),
-                      "\", expected \"allocate\" as well, or runtime.resume = true to reuse an earlier allocation"));
+                      "\", expected \"allocate\" as well, or runtime.resume = true to allocate from an earlier run's statistics"));
   // The cached channels are those whose significance changes most between calibration distributions.
   if (e.quantization.channel_adjustment && e.has_stage(Stage::quantize) && !statistics_reused &&
       context.valid("calibration") && (e.calibration.size() < 2 || !calibrates))

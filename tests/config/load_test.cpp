@@ -474,7 +474,7 @@ TEST_F(ConfigTest, StagesNeedTheirInputs) {
   text.insert(text.find("\n\n[model]"), "\nstages = [\"quantize\", \"evaluate\"]");
   EXPECT_EQ(error(text), where(3, 10) + ": experiment.stages: found \"quantize\" without \"allocate\" while "
                                         "allocation.method = \"moqa\", expected \"allocate\" as well, or "
-                                        "runtime.resume = true to reuse an earlier allocation");
+                                        "runtime.resume = true to allocate from an earlier run's statistics");
   // Evaluation alone (the full-precision model) needs neither calibration nor allocation.
   text = "[experiment]\nname = \"fp\"\nstages = [\"evaluate\"]\n[model]\npath = \"model\"\n"
          "[[evaluation]]\nname = \"e\"\npath = \"data/a.txt\"\n";
