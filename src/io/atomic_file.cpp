@@ -1,5 +1,6 @@
 #include "io/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,13 +40,36 @@ AtomicOutput& AtomicOutput::operator=(AtomicOutput&& other) noexcept {
   return *this;
 }
 
+namespace {
+
+// Flushes a file's (or a directory's) data to the storage device. Without it a power loss after the rename
+// can leave the final name pointing at an empty or partial file on journalling file systems.
+void sync_to_storage(const std::filesystem::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    fail("cannot open '", path.string(), "' to flush it to storage: ", std::strerror(err));
+  }
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  // Some file systems (and /proc-like mounts) cannot sync a directory; the data itself was synced.
+  if (rc != 0 && !(directory && (err == EINVAL || err == EROFS)))
+    fail("cannot flush '", path.string(), "' to storage: ", std::strerror(err));
+}
+
+}  // namespace
+
 void AtomicOutput::commit() {
   MOQA_CHECK(!committed_, "output '", final_.string(), "' was already committed");
+  sync_to_storage(temp_, /*directory=*/false);
   if (std::rename(temp_.c_str(), final_.c_str()) != 0) {
     const int err = errno;
     fail("cannot rename '", temp_.string(), "' to '", final_.string(), "': ", std::strerror(err));
   }
   committed_ = true;
+  const std::filesystem::path directory = final_.has_parent_path() ? final_.parent_path() : ".";
+  sync_to_storage(directory, /*directory=*/true);
 }
 
 void AtomicOutput::discard() noexcept {

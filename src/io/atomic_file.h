@@ -20,7 +20,9 @@ class AtomicOutput {
   const std::filesystem::path& temp_path() const { return temp_; }
   bool committed() const { return committed_; }
 
-  // Renames the temporary file to the final path (replacing an existing file). Throws moqa::Error.
+  // Flushes the temporary file to storage, renames it to the final path (replacing an existing file) and
+  // flushes the directory, so the final name never points at a partial file, not even after a power loss.
+  // Throws moqa::Error.
   void commit();
 
  private:
