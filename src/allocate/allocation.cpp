@@ -149,6 +149,15 @@ Allocation start_allocation(const AllocationInput& input, const AllocationOption
   return result;
 }
 
+std::vector<std::vector<int64_t>> expert_params(const AllocationInput& input) {
+  std::vector<std::vector<int64_t>> params;
+  for (const MoeLayerStats& layer : input.layers) {
+    auto& row = params.emplace_back();
+    for (const ExpertStats& expert : layer.experts) row.push_back(expert.params);
+  }
+  return params;
+}
+
 Allocation allocate(const AllocationInput& input, const AllocationOptions& options) {
   validate(options);
   validate(input);
@@ -167,12 +176,7 @@ Allocation allocate(const AllocationInput& input, const AllocationOptions& optio
     case Method::budgeted: allocate_budgeted(input, options, result); break;
   }
 
-  std::vector<std::vector<int64_t>> params;
-  for (const MoeLayerStats& layer : input.layers) {
-    auto& row = params.emplace_back();
-    for (const ExpertStats& expert : layer.experts) row.push_back(expert.params);
-  }
-  result.report = report_bits(params, result.bits, input.other_weights);
+  result.report = report_bits(expert_params(input), result.bits, input.other_weights);
   return result;
 }
 

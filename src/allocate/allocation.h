@@ -38,6 +38,9 @@ struct AllocationInput {
   std::vector<WeightGroup> other_weights;  // non-expert linear weights (attention, router, lm_head, ...)
 };
 
+// ExpertStats::params of every routed expert, [layer][expert] (report_bits' expert_params).
+std::vector<std::vector<int64_t>> expert_params(const AllocationInput& input);
+
 // ---------------------------------------------------------------------------------------------------
 // Options: the [allocation] table of the experiment.
 

@@ -28,20 +28,30 @@ double ratio(int64_t numerator, int64_t denominator) {
 
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
                        const std::vector<std::vector<int>>& expert_bits,
-                       const std::vector<WeightGroup>& other_weights) {
+                       const std::vector<WeightGroup>& other_weights,
+                       const std::vector<std::vector<ExpertPart>>& parts) {
   MOQA_CHECK(expert_params.size() == expert_bits.size(), "bit report: ", expert_bits.size(),
              " layers of bits for ", expert_params.size(), " layers of parameter counts");
+  const bool has_parts = !parts.empty();
+  MOQA_CHECK(!has_parts || parts.size() == expert_params.size(), "bit report: ", parts.size(),
+             " layers of expert parts for ", expert_params.size(), " layers");
   BitsReport report;
   for (size_t layer = 0; layer < expert_params.size(); ++layer) {
     const auto& params = expert_params[layer];
     const auto& bits = expert_bits[layer];
     MOQA_CHECK(params.size() == bits.size(), "bit report: layer ", layer, " has ", bits.size(),
                " expert widths for ", params.size(), " experts");
+    MOQA_CHECK(!has_parts || parts[layer].size() == params.size(), "bit report: layer ", layer, " has ",
+               parts[layer].size(), " expert parts for ", params.size(), " experts");
     int64_t layer_params = 0;
     int64_t layer_bit_params = 0;
     for (size_t expert = 0; expert < params.size(); ++expert) {
       const std::string what = cat("layer ", layer, " expert ", expert);
-      layer_bit_params = checked_add(layer_bit_params, params[expert], bits[expert], what);
+      const ExpertPart part = has_parts ? parts[layer][expert] : ExpertPart{};
+      MOQA_CHECK(part.params >= 0 && part.params <= params[expert], "bit report: ", what, " has a part of ",
+                 part.params, " parameters, expected 0..", params[expert]);
+      layer_bit_params = checked_add(layer_bit_params, params[expert] - part.params, bits[expert], what);
+      layer_bit_params = checked_add(layer_bit_params, part.params, part.bits, what);
       layer_params = checked_add(layer_params, params[expert], 1, what);
     }
     report.layer_mean_bits.push_back(ratio(layer_bit_params, layer_params));

@@ -26,9 +26,19 @@ struct BitsReport {
   std::vector<double> layer_mean_bits;  // experts of each layer, parameter-weighted
 };
 
-// expert_params and expert_bits are [layer][expert] with identical shapes.
+// Part of an expert stored at a width other than the expert's: channel adjustment's cached channels, kept
+// at 16 bits, or re-quantized to a novel distribution's width while the rest of the expert keeps its own.
+struct ExpertPart {
+  int64_t params = 0;
+  int bits = 16;
+};
+
+// expert_params and expert_bits are [layer][expert] with identical shapes. `parts`, when not empty, has
+// that shape too: each expert's `params` of the part are counted at the part's bits instead of the
+// expert's, so that the report states what the model stores.
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
                        const std::vector<std::vector<int>>& expert_bits,
-                       const std::vector<WeightGroup>& other_weights);
+                       const std::vector<WeightGroup>& other_weights,
+                       const std::vector<std::vector<ExpertPart>>& parts = {});
 
 }  // namespace moqa::allocate

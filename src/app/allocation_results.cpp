@@ -82,6 +82,8 @@ void write_channel_plan(io::H5Writer& file, const ChannelAdjustmentPlan& plan, c
   file.create_group(g);
   file.set_attribute(g, "fraction", plan.fraction);
   file.set_attribute(g, "measure", plan.measure);
+  file.set_attribute(g, "stored_expert_mean_bits", plan.stored_expert_mean_bits);
+  file.set_attribute(g, "stored_all_linear_mean_bits", plan.stored_all_linear_mean_bits);
   const size_t layers = plan.channels.size();
   const size_t experts = layers ? plan.channels.front().size() : 0;
   const size_t k = experts ? plan.channels.front().front().size() : 0;
@@ -108,6 +110,8 @@ void write_channel_plan(io::H5Writer& file, const ChannelAdjustmentPlan& plan, c
     write_changes(file, d + "/changes", n.changes, moe_layers);
     file.set_attribute(d, "expert_mean_bits", n.expert_mean_bits);
     file.set_attribute(d, "all_linear_mean_bits", n.all_linear_mean_bits);
+    file.set_attribute(d, "stored_expert_mean_bits", n.stored_expert_mean_bits);
+    file.set_attribute(d, "stored_all_linear_mean_bits", n.stored_all_linear_mean_bits);
     file.set_attribute(d, "baseline_expert_mean_bits", baseline.report.expert_mean_bits);
     file.set_attribute(d, "windows", n.windows);
     file.set_attribute(d, "tokens", n.tokens);

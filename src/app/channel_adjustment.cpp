@@ -18,6 +18,8 @@ std::string channel_plan_to_json(const ChannelAdjustmentPlan& plan) {
                      {"changes", changes},
                      {"expert_mean_bits", n.expert_mean_bits},
                      {"all_linear_mean_bits", n.all_linear_mean_bits},
+                     {"stored_expert_mean_bits", n.stored_expert_mean_bits},
+                     {"stored_all_linear_mean_bits", n.stored_all_linear_mean_bits},
                      {"windows", n.windows},
                      {"tokens", n.tokens},
                      {"significance", n.significance}});
@@ -26,7 +28,9 @@ std::string channel_plan_to_json(const ChannelAdjustmentPlan& plan) {
               {"measure", plan.measure},
               {"channels", plan.channels},
               {"change", plan.change},
-              {"novel", novel}}
+              {"novel", novel},
+              {"stored_expert_mean_bits", plan.stored_expert_mean_bits},
+              {"stored_all_linear_mean_bits", plan.stored_all_linear_mean_bits}}
       .dump();
 }
 
@@ -38,6 +42,8 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text) {
     plan.measure = j.at("measure").get<std::string>();
     plan.channels = j.at("channels").get<std::vector<std::vector<std::vector<int64_t>>>>();
     plan.change = j.at("change").get<std::vector<std::vector<std::vector<double>>>>();
+    plan.stored_expert_mean_bits = j.at("stored_expert_mean_bits").get<double>();
+    plan.stored_all_linear_mean_bits = j.at("stored_all_linear_mean_bits").get<double>();
     for (const json& n : j.at("novel")) {
       NovelAllocation a;
       a.name = n.at("name").get<std::string>();
@@ -49,6 +55,8 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text) {
                              .new_bits = c.at(3).get<int>()});
       a.expert_mean_bits = n.at("expert_mean_bits").get<double>();
       a.all_linear_mean_bits = n.at("all_linear_mean_bits").get<double>();
+      a.stored_expert_mean_bits = n.at("stored_expert_mean_bits").get<double>();
+      a.stored_all_linear_mean_bits = n.at("stored_all_linear_mean_bits").get<double>();
       a.windows = n.at("windows").get<int64_t>();
       a.tokens = n.at("tokens").get<int64_t>();
       a.significance = n.at("significance").get<std::vector<std::vector<double>>>();
@@ -58,6 +66,27 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text) {
   } catch (const json::exception& e) {
     fail("channel adjustment plan: malformed broadcast (", e.what(), ")");
   }
+}
+
+allocate::BitsReport stored_bits(const std::vector<std::vector<int64_t>>& expert_params,
+                                 const allocate::BitMatrix& baseline_bits,
+                                 const std::vector<allocate::WeightGroup>& other_weights,
+                                 const ChannelAdjustmentPlan& plan, int64_t params_per_channel,
+                                 const NovelAllocation* novel) {
+  MOQA_CHECK(plan.channels.size() == baseline_bits.size(), "channel plan: ", plan.channels.size(),
+             " MoE layers of cached channels for ", baseline_bits.size(), " layers of widths");
+  std::vector<std::vector<allocate::ExpertPart>> parts(baseline_bits.size());
+  for (size_t l = 0; l < baseline_bits.size(); ++l) {
+    MOQA_CHECK(plan.channels[l].size() == baseline_bits[l].size(), "channel plan: MoE layer ", l, " caches ",
+               plan.channels[l].size(), " experts' channels for ", baseline_bits[l].size(), " experts");
+    for (size_t x = 0; x < baseline_bits[l].size(); ++x) {
+      const int64_t params = static_cast<int64_t>(plan.channels[l][x].size()) * params_per_channel;
+      // Only the experts whose width changed get their cached channels re-quantized (novel_weights).
+      const int novel_bits = novel ? novel->bits.at(l).at(x) : 16;
+      parts[l].push_back({.params = params, .bits = novel_bits != baseline_bits[l][x] ? novel_bits : 16});
+    }
+  }
+  return allocate::report_bits(expert_params, baseline_bits, other_weights, parts);
 }
 
 quant::ChannelCache expert_channel_cache(const QuantTarget& target, const Tensor& weight,

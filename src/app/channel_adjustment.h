@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "allocate/allocation.h"
+#include "allocate/bit_report.h"
 #include "app/quantization_plan.h"
 #include "app/quantized_weights.h"
+#include "io/hf_config.h"
 #include "quant/channel_cache.h"
 
 namespace moqa::app {
@@ -28,8 +30,12 @@ struct NovelAllocation {
   std::string name;                          // the [[evaluation]] set that was profiled
   allocate::BitMatrix bits;                  // [MoE layer][expert]
   std::vector<allocate::BitChange> changes;  // against the baseline; BitChange::layer is the MoE index
-  double expert_mean_bits = 0.0;
+  double expert_mean_bits = 0.0;      // of the re-allocation's widths
   double all_linear_mean_bits = 0.0;
+  // What the model adjusted to this distribution stores: every expert at its baseline width except the
+  // cached channels, at the new width where the expert's width changed and at 16 bits elsewhere.
+  double stored_expert_mean_bits = 0.0;
+  double stored_all_linear_mean_bits = 0.0;
   int64_t windows = 0;
   int64_t tokens = 0;
   std::vector<std::vector<double>> significance;  // S_exp measured on it [MoE layer][expert]
@@ -41,7 +47,23 @@ struct ChannelAdjustmentPlan {
   std::vector<std::vector<std::vector<int64_t>>> channels;  // [MoE layer][expert] -> hidden channels, ascending
   std::vector<std::vector<std::vector<double>>> change;     // the measure of each selected channel, same layout
   std::vector<NovelAllocation> novel;
+  // What the baseline quantized model stores: the allocation's widths with the cached channels at 16 bits.
+  double stored_expert_mean_bits = 0.0;
+  double stored_all_linear_mean_bits = 0.0;
 };
+
+// The parameters one cached channel takes out of its expert's quantized weights: a gate and an up column
+// and a down row.
+inline int64_t params_per_cached_channel(const ModelConfig& config) { return 3 * config.expert_intermediate_size; }
+
+// The bits the model with channel adjustment stores (allocate::report_bits with the cached channels as
+// expert parts): the baseline when `novel` is null, else the model adjusted to that distribution.
+// `expert_params` and `baseline_bits` are [MoE layer][expert].
+allocate::BitsReport stored_bits(const std::vector<std::vector<int64_t>>& expert_params,
+                                 const allocate::BitMatrix& baseline_bits,
+                                 const std::vector<allocate::WeightGroup>& other_weights,
+                                 const ChannelAdjustmentPlan& plan, int64_t params_per_channel,
+                                 const NovelAllocation* novel);
 
 std::string channel_plan_to_json(const ChannelAdjustmentPlan& plan);
 ChannelAdjustmentPlan channel_plan_from_json(std::string_view text);

@@ -1,5 +1,6 @@
 #include "app/metrics.h"
 
+#include "app/channel_adjustment.h"
 #include "core/error.h"
 #include "io/hf_config.h"
 
@@ -10,7 +11,8 @@ std::string_view model_key(EvaluatedModel model) {
 }
 
 ModelLabel label_model(EvaluatedModel model, const config::Experiment& e,
-                       const std::optional<allocate::Allocation>& allocation) {
+                       const std::optional<allocate::Allocation>& allocation,
+                       const std::optional<ChannelAdjustmentPlan>& channels) {
   if (model == EvaluatedModel::full_precision) {
     // model.path may itself be a moqa quantized checkpoint (docs/FORMATS.md): then it is no FP baseline.
     const ModelConfig config = load_hf_config(e.model.path / "config.json");
@@ -22,8 +24,8 @@ ModelLabel label_model(EvaluatedModel model, const config::Experiment& e,
   label.method = cat(config::name_of(e.allocation.method), "/", config::name_of(e.quantization.method),
                      e.quantization.channel_adjustment ? "+ca" : "");
   if (allocation) {
-    label.bits_experts = allocation->report.expert_mean_bits;
-    label.bits_all_linear = allocation->report.all_linear_mean_bits;
+    label.bits_experts = channels ? channels->stored_expert_mean_bits : allocation->report.expert_mean_bits;
+    label.bits_all_linear = channels ? channels->stored_all_linear_mean_bits : allocation->report.all_linear_mean_bits;
   }
   return label;
 }

@@ -14,6 +14,8 @@
 
 namespace moqa::app {
 
+struct ChannelAdjustmentPlan;  // app/channel_adjustment.h
+
 enum class EvaluatedModel { full_precision, quantized };
 
 // "fp" / "quantized": the group under /metrics and the key in results.json.
@@ -28,8 +30,8 @@ struct DatasetEvaluation {
   std::optional<eval::PerplexityResult> perplexity;
   std::optional<eval::ZeroShotResult> zero_shot;
   // Quantized model with channel adjustment: evaluated on the weights adjusted to this (novel) set
-  // (RunContext::novel_weights); the set's re-allocation has these average bits (only the cached
-  // channels of the experts whose width changed were re-quantized).
+  // (RunContext::novel_weights), which store these average bits (NovelAllocation::stored_*: only the
+  // cached channels of the experts whose width changed were re-quantized).
   bool channel_adjusted = false;
   std::optional<double> adjusted_bits_experts;
   std::optional<double> adjusted_bits_all_linear;
@@ -45,8 +47,10 @@ struct ModelLabel {
 // The full-precision model is labelled 16 bits (the half-precision checkpoint, as the papers' FP16 rows),
 // whatever compute_dtype the forward pass uses; when model.path is itself a quantized checkpoint it is
 // labelled "checkpoint (<quant_method>)" without bits. The quantized model's bits come from the allocation
-// (absent when the run has none).
+// (absent when the run has none); with channel adjustment (`channels` set) they count the cached
+// channels at 16 bits, as the model stores them (ChannelAdjustmentPlan::stored_*).
 ModelLabel label_model(EvaluatedModel model, const config::Experiment& experiment,
-                       const std::optional<allocate::Allocation>& allocation);
+                       const std::optional<allocate::Allocation>& allocation,
+                       const std::optional<ChannelAdjustmentPlan>& channels);
 
 }  // namespace moqa::app

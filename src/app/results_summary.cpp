@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "allocate/allocation.h"
+#include "app/channel_adjustment.h"
 #include "app/metrics.h"
 #include "config/to_toml.h"
 #include "core/build_info.h"
@@ -81,15 +82,21 @@ json model_json(const config::Experiment& e) {
           {"compute_dtype", config::name_of(e.model.compute_dtype)}};
 }
 
-json allocation_json(const config::Experiment& e, const std::optional<allocate::Allocation>& allocation) {
+json allocation_json(const config::Experiment& e, const std::optional<allocate::Allocation>& allocation,
+                     const std::optional<ChannelAdjustmentPlan>& channels) {
   if (!allocation) return nullptr;
-  return {{"method", allocate::to_string(allocation->method)},
+  json out = {{"method", allocate::to_string(allocation->method)},
           {"scope", allocate::to_string(allocation->scope)},
           {"target_bits", number(allocation->target_bits)},
           {"candidate_bits", e.allocation.candidate_bits},
           {"bits_experts", number(allocation->report.expert_mean_bits)},
           {"bits_all_linear", number(allocation->report.all_linear_mean_bits)},
           {"layer_bits_experts", allocation->report.layer_mean_bits}};
+  if (channels) {
+    out["stored_bits_experts"] = number(channels->stored_expert_mean_bits);
+    out["stored_bits_all_linear"] = number(channels->stored_all_linear_mean_bits);
+  }
+  return out;
 }
 
 json quantization_json(const config::Experiment& e) {
@@ -189,7 +196,7 @@ json models_json(const RunContext& context) {
       }
     }
     if (!any) continue;
-    const ModelLabel label = label_model(which, e, context.allocation);
+    const ModelLabel label = label_model(which, e, context.allocation, context.channel_adjustment);
     models.push_back({{"model", model_key(which)},
                       {"method", label.method},
                       {"bits_experts", optional_number(label.bits_experts)},
@@ -334,7 +341,7 @@ json summarize_run(const RunContext& context, const ResultsFile& file, const std
           {"sweep", sweep_json(e)},
           {"provenance", provenance_json(context, file, utc_finish)},
           {"model", model_json(e)},
-          {"allocation", allocation_json(e, context.allocation)},
+          {"allocation", allocation_json(e, context.allocation, context.channel_adjustment)},
           {"quantization", quantization_json(e)},
           {"datasets", datasets},
           {"models", models_json(context)},
@@ -364,14 +371,20 @@ std::string render_markdown(const json& s) {
     out += cat("- Allocation `", a["method"].get<std::string>(), "` (scope ", a["scope"].get<std::string>(),
                ", target ", fixed(a["target_bits"], 2), " bits, candidates ", a["candidate_bits"].dump(),
                "): ", fixed(a["bits_experts"], 3), " bits over the routed experts, ", fixed(a["bits_all_linear"], 3),
-               " over all linear weights counted\n");
+               " over all linear weights counted",
+               a.contains("stored_bits_experts")
+                   ? cat("; with the cached channels in full precision ", fixed(a["stored_bits_experts"], 3), " and ",
+                         fixed(a["stored_bits_all_linear"], 3))
+                   : std::string(),
+               "\n");
   if (const json& q = s["quantization"]; !q.is_null())
     out += cat("- Quantizer `", q["method"].get<std::string>(), "`, group size ", q["group_size"].get<int64_t>(),
                q["symmetric"].get<bool>() ? ", symmetric" : ", asymmetric",
                q["channel_adjustment"].get<bool>() ? ", channel adjustment" : "", "; kept in full precision: ",
                q["keep_full_precision"].dump(), "\n");
   out += "\nBits: parameter-weighted mean width of the routed experts, and of every linear weight counted in the "
-         "average (full-precision ones at 16). The FP row is the unquantized model.\n";
+         "average (full-precision ones at 16, channels cached by channel adjustment included). The FP row is the "
+         "unquantized model.\n";
 
   if (!datasets_of(s, "perplexity").empty())
     out += cat("\n## Perplexity (lower is better)\n\n",
@@ -386,7 +399,7 @@ std::string render_markdown(const json& s) {
          "per-dataset numbers.\n";
   if (const json& q = s["quantization"]; !q.is_null() && q["channel_adjustment"].get<bool>())
     out += "\"(ca B b)\": measured on the quantized model with its cached channels adjusted to that novel "
-           "distribution, whose re-allocation averages B bits over the experts.\n";
+           "distribution, which stores B bits per routed-expert weight.\n";
 
   out += "\n## Wall time per stage\n\n" + row({"stage", "wall time"}) + rule(1, 1);
   for (const json& t : s["stages"])

@@ -84,7 +84,8 @@ struct Workspace {
   }
 };
 
-ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const allocate::AllocationInput& input,
+ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const ModelConfig& config,
+                                    const allocate::AllocationInput& input,
                                     const allocate::AllocationOptions& options) {
   const config::Experiment& e = context.experiment;
   const dist::MpiSession& session = context.session;
@@ -133,10 +134,24 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     novel.changes = std::move(re.changes);
     novel.expert_mean_bits = re.allocation.report.expert_mean_bits;
     novel.all_linear_mean_bits = re.allocation.report.all_linear_mean_bits;
+    const allocate::BitsReport stored = stored_bits(allocate::expert_params(input), context.allocation->bits,
+                                                    input.other_weights, plan, params_per_cached_channel(config), &novel);
+    novel.stored_expert_mean_bits = stored.expert_mean_bits;
+    novel.stored_all_linear_mean_bits = stored.all_linear_mean_bits;
     context.log << "allocate: novel distribution \"" << set.name << "\" (" << novel.windows
                 << " windows): " << novel.changes.size() << " experts change width, experts "
-                << fixed(novel.expert_mean_bits) << " bits\n";
+                << fixed(novel.expert_mean_bits) << " bits; the adjusted model stores "
+                << fixed(novel.stored_expert_mean_bits) << " bits per expert weight\n";
     plan.novel.push_back(std::move(novel));
+  }
+  if (root) {
+    const allocate::BitsReport stored = stored_bits(allocate::expert_params(input), context.allocation->bits,
+                                                    input.other_weights, plan, params_per_cached_channel(config), nullptr);
+    plan.stored_expert_mean_bits = stored.expert_mean_bits;
+    plan.stored_all_linear_mean_bits = stored.all_linear_mean_bits;
+    context.log << "allocate: with its cached channels in full precision the quantized model stores "
+                << fixed(plan.stored_expert_mean_bits) << " bits per expert weight, "
+                << fixed(plan.stored_all_linear_mean_bits) << " over all linear weights\n";
   }
   return channel_plan_from_json(dist::broadcast_string(session.world(), root ? channel_plan_to_json(plan) : ""));
 }
@@ -201,7 +216,7 @@ void run_allocate_stage(RunContext& context) {
 
   std::optional<ChannelAdjustmentPlan> channels;
   if (e.quantization.channel_adjustment) {
-    channels = plan_channels(context, work, input, options);
+    channels = plan_channels(context, work, config, input, options);
     context.channel_adjustment = channels;
   }
   if (context.results) {

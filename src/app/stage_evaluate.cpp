@@ -187,8 +187,8 @@ void mark_adjusted(DatasetEvaluation& d, const config::EvaluationSet& set,
   if (!plan) return;
   for (const NovelAllocation& novel : plan->novel) {
     if (novel.name != set.name) continue;
-    d.adjusted_bits_experts = novel.expert_mean_bits;
-    d.adjusted_bits_all_linear = novel.all_linear_mean_bits;
+    d.adjusted_bits_experts = novel.stored_expert_mean_bits;
+    d.adjusted_bits_all_linear = novel.stored_all_linear_mean_bits;
   }
 }
 
@@ -290,14 +290,14 @@ void run_evaluate_stage(RunContext& context) {
     const std::string weights = which == EvaluatedModel::quantized
                                     ? context.quantized_weights->describe()
                                     : model::CheckpointWeights(e.model.path).describe();
-    write_model_group(*context.results, which, label_model(which, e, context.allocation), weights);
+    write_model_group(*context.results, which, label_model(which, e, context.allocation, context.channel_adjustment), weights);
   }
   for (const Job& job : jobs) {
     if (job.sets.empty()) continue;
     RankModel ranked = open_rank_model(e, session, job.weights);
     if (log)
       *log << "evaluate " << model_key(job.which) << " ("
-           << label_model(job.which, e, context.allocation).method
+           << label_model(job.which, e, context.allocation, context.channel_adjustment).method
            << (job.adjusted ? cat(", channels adjusted to ", job.sets.front()->set->name) : std::string()) << "): "
            << job.sets.size() << (job.sets.size() == 1 ? " set" : " sets") << " on " << ranks_text(session.size())
            << ", " << ranked.backend->describe() << "\n";

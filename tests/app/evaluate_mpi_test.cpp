@@ -323,7 +323,12 @@ TEST(EvaluateStageWithChannelAdjustment, NovelSetIsScoredOnItsAdjustedWeights) {
   const auto adjusted = std::make_shared<RtnExpertWeights>(model_dir(), 4);
   adjustment.novel_weights["sliding"] = adjusted;
   adjustment.plan.emplace();
-  adjustment.plan->novel.push_back({.name = "sliding", .expert_mean_bits = 3.5, .all_linear_mean_bits = 4.25});
+  // The records carry what the adjusted model stores, not the re-allocation's averages.
+  adjustment.plan->novel.push_back({.name = "sliding",
+                                    .expert_mean_bits = 3.0,
+                                    .all_linear_mean_bits = 4.0,
+                                    .stored_expert_mean_bits = 3.5,
+                                    .stored_all_linear_mean_bits = 4.25});
   const StageRun run = run_stage(e, std::make_shared<RtnExpertWeights>(model_dir(), 3), adjustment);
   ASSERT_EQ(run.evaluations.size(), 7u);
   for (const DatasetEvaluation& d : run.evaluations) {

@@ -125,6 +125,23 @@ TEST_F(QuantizePipeline, MoqaGptqRunWritesAllocationAndQuantization) {
     const size_t expert_index = i / 3;  // gate, up, down of each expert in (layer, expert) order
     EXPECT_EQ(tensor_bits[i], bits[expert_index]) << tensors[i];
   }
+
+  // What the model stores counts the cached elements at 16 bits; the model adjusted to the novel set keeps
+  // them at 16 where the expert's width did not change and at the new width where it did.
+  const double cached = static_cast<double>(r.attribute_int64("/quantization", "cached_elements"));
+  EXPECT_NEAR(r.attribute_double("/allocation/channel_cache", "stored_expert_mean_bits"),
+              (mean * (expert_params - cached) + 16.0 * cached) / expert_params, 1e-12);
+  EXPECT_NEAR(r.attribute_double("/allocation/channel_cache", "stored_all_linear_mean_bits"),
+              (mean * (expert_params - cached) + 16.0 * cached + 16.0 * other) / (expert_params + other), 1e-12);
+  const std::vector<int64_t> novel_bits = int_values(r, "/allocation/novel/code/bits");
+  const double cached_per_expert = cached / static_cast<double>(bits.size());
+  const double params_per_expert = expert_params / static_cast<double>(bits.size());
+  double novel_bit_params = 0.0;
+  for (size_t x = 0; x < bits.size(); ++x)
+    novel_bit_params += static_cast<double>(bits[x]) * (params_per_expert - cached_per_expert) +
+                        static_cast<double>(novel_bits[x] != bits[x] ? novel_bits[x] : 16) * cached_per_expert;
+  EXPECT_NEAR(r.attribute_double("/allocation/novel/code", "stored_expert_mean_bits"),
+              novel_bit_params / expert_params, 1e-12);
 }
 
 TEST_F(QuantizePipeline, CheckpointRecordsTheAllocationAndLoadsAsAModel) {
