@@ -35,7 +35,7 @@ ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& ba
     }
     const std::vector<int64_t> mine = world.plan.experts_of(rank, layer);
     LayerInputCollector collector(model.backend(), layer, mine, config.hidden_size, config.expert_intermediate_size,
-                                  {});
+                                  {InputGroup::expert_input, InputGroup::expert_down});
     run_layer_on_batches(model, world.experts, layer, batches, &collector, /*in_place=*/true);
 
     const size_t row = table.size();

@@ -12,9 +12,10 @@ namespace moqa::app {
 LayerInputCollector::LayerInputCollector(backend::Backend& backend, int64_t layer, const std::vector<int64_t>& experts,
                                          int64_t hidden, int64_t expert_width, std::vector<InputGroup> groups)
     : backend_(backend), layer_(layer), groups_(std::move(groups)) {
+  const auto collects = [&](InputGroup g) { return std::find(groups_.begin(), groups_.end(), g) != groups_.end(); };
   for (const int64_t e : experts) {
-    expert_input_.emplace(e, quant::make_hessian_sum(hidden));
-    expert_down_.emplace(e, quant::make_hessian_sum(expert_width));
+    if (collects(InputGroup::expert_input)) expert_input_.emplace(e, quant::make_hessian_sum(hidden));
+    if (collects(InputGroup::expert_down)) expert_down_.emplace(e, quant::make_hessian_sum(expert_width));
   }
 }
 

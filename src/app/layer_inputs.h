@@ -21,8 +21,8 @@ namespace moqa::app {
 
 class LayerInputCollector final : public model::ForwardObserver {
  public:
-  // experts: routed experts of `layer` whose Hessians this rank accumulates (owned by it); groups: the
-  // replicated linears' input groups to record rows of.
+  // groups: the input groups to collect. expert_input / expert_down: the Hessians of `experts`, routed
+  // experts of `layer` this rank owns; any other group: the rows of the replicated linears reading it.
   LayerInputCollector(backend::Backend& backend, int64_t layer, const std::vector<int64_t>& experts, int64_t hidden,
                       int64_t expert_width, std::vector<InputGroup> groups);
 
@@ -40,7 +40,7 @@ class LayerInputCollector final : public model::ForwardObserver {
   };
   backend::Backend& backend_;
   int64_t layer_;
-  std::map<int64_t, quant::HessianSum> expert_input_, expert_down_;
+  std::map<int64_t, quant::HessianSum> expert_input_, expert_down_;  // empty when not collected
   std::vector<InputGroup> groups_;
   std::map<InputGroup, Recorded> recorded_;
 };

@@ -49,6 +49,12 @@ enum class InputGroup {
 InputGroup input_group_of(model::Linear kind);
 std::string input_group_name(InputGroup group);
 
+// GPTQ's true-sequential order inside a decoder layer (quantization.true_sequential): the inputs of a
+// group's linears depend only on the weights of groups with a smaller step. 0: attention input; 1: MLA
+// latents; 2: attention output; 3: the MLP input and the routed experts' gate/up; 4: the down
+// projections; 5: lm_head (after the last layer).
+int sequential_step(InputGroup group);
+
 enum class TensorKind { linear, embedding, lm_head };
 
 struct QuantTarget {

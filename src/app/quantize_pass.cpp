@@ -46,6 +46,83 @@ void publish(const QuantTarget& t, std::optional<quant::QuantizedMatrix> quantiz
   if (model != nullptr && t.kind == TensorKind::linear) model->set_weight(t.id, store.served(t.name));
 }
 
+// `targets` of decoder layer `layer` (plan order), grouped by sequential_step, steps in order.
+std::vector<std::vector<size_t>> split_into_steps(const QuantizationPlan& plan, const std::vector<size_t>& targets) {
+  std::map<int, std::vector<size_t>> by_step;
+  for (const size_t i : targets) by_step[sequential_step(plan.targets[i].input)].push_back(i);
+  std::vector<std::vector<size_t>> steps;
+  for (auto& [step, indices] : by_step) steps.push_back(std::move(indices));
+  return steps;
+}
+
+// Steps 1 and 2 of the pass (quantize_pass.h) for `targets`, tensors of decoder layer `layer` in plan
+// order: one forward of the layer over every batch collects their inputs with the model's current
+// weights, then they are quantized and published, which sets them on the model.
+void quantize_targets(LayerPassWorld& world, CalibrationBatches& batches, const QuantizationPlan& plan,
+                      int64_t layer, const std::vector<size_t>& targets, const QuantizerSettings& settings,
+                      QuantizedWeights& store, const ChannelSets* channels, QuantizeReport& report) {
+  model::Model& model = world.model;
+  const ModelConfig& config = model.config();
+  const int rank = world.rank();
+  // Inputs: this rank's experts, and the replicated linears' input groups (rows of every rank).
+  std::vector<int64_t> my_experts;
+  std::vector<InputGroup> collected;
+  std::map<InputGroup, std::pair<int, int64_t>> groups;  // replicated input group -> (quantizer rank, columns)
+  for (const size_t i : targets) {
+    const QuantTarget& t = plan.targets[i];
+    if (std::find(collected.begin(), collected.end(), t.input) == collected.end()) collected.push_back(t.input);
+    if (t.is_routed_expert()) {
+      if (t.quantizer == rank && std::find(my_experts.begin(), my_experts.end(), t.id.expert) == my_experts.end())
+        my_experts.push_back(t.id.expert);
+    } else {
+      groups.emplace(t.input, std::make_pair(t.quantizer, t.shape.at(1)));
+    }
+  }
+  LayerInputCollector collector(model.backend(), layer, my_experts, config.hidden_size, config.expert_intermediate_size,
+                                collected);
+  std::map<InputGroup, quant::HessianSum> group_sums;  // on each group's quantizer
+  run_layer_on_batches(model, world.experts, layer, batches, &collector, /*in_place=*/false, [&](size_t) {
+    for (const auto& [group, owner] : groups) {
+      const Tensor all = gather_rows(collector.take_rows(group, owner.second), owner.second, owner.first, world.comm);
+      if (rank != owner.first) continue;
+      auto it = group_sums.find(group);
+      if (it == group_sums.end()) it = group_sums.emplace(group, quant::make_hessian_sum(owner.second)).first;
+      quant::accumulate(it->second, all);
+    }
+  });
+
+  // Quantize this rank's tensors, then publish every tensor in plan order.
+  std::map<size_t, quant::QuantizedMatrix> done;
+  std::map<size_t, Tensor> originals;
+  for (const size_t i : targets) {
+    const QuantTarget& t = plan.targets[i];
+    if (t.quantizer != rank) continue;
+    const quant::HessianSum* inputs = nullptr;
+    if (t.is_routed_expert()) {
+      inputs = &collector.expert_hessian(t.id.expert, t.input);
+    } else {
+      auto it = group_sums.find(t.input);
+      if (it == group_sums.end()) it = group_sums.emplace(t.input, quant::make_hessian_sum(t.shape.at(1))).first;
+      inputs = &it->second;
+    }
+    Tensor original = store.original().load(t.name, t.shape);
+    QuantizedWeight q = quantize_weight(original, inputs, t.bits, settings, t.name);
+    ++report.tensors;
+    report.rtn_fallbacks += q.rtn_fallback ? 1 : 0;
+    if (t.is_routed_expert())
+      report.expert_loss[static_cast<size_t>(t.moe_index)][static_cast<size_t>(t.id.expert)][matrix_index(t.id.kind)] =
+          q.gptq_loss;
+    done.emplace(i, std::move(q.matrix));
+    if (cached_channels(channels, t)) originals.emplace(i, std::move(original));
+  }
+  for (const size_t i : targets) {
+    const auto q = done.find(i);
+    const auto original = originals.find(i);
+    publish(plan.targets[i], q == done.end() ? std::nullopt : std::optional<quant::QuantizedMatrix>(std::move(q->second)),
+            original == originals.end() ? nullptr : &original->second, channels, store, &model, rank, world.comm);
+  }
+}
+
 QuantizeReport finish_report(QuantizeReport report, const QuantizationPlan& plan, int64_t experts, MPI_Comm comm) {
   std::vector<double> loss(plan.moe_layers.size() * static_cast<size_t>(experts) * 3, 0.0);
   for (size_t l = 0; l < report.expert_loss.size(); ++l)
@@ -127,69 +204,14 @@ QuantizeReport quantize_sequential(LayerPassWorld& world, CalibrationBatches& ba
       progress.advance(1, batches.tokens);
       continue;
     }
-    // 1. Inputs: this rank's experts, and the replicated linears' input groups (rows of every rank).
-    std::vector<int64_t> my_experts;
-    std::map<InputGroup, std::pair<int, int64_t>> groups;  // input group -> (quantizer rank, columns)
-    for (const size_t i : targets) {
-      const QuantTarget& t = plan.targets[i];
-      if (t.is_routed_expert()) {
-        if (t.quantizer == rank && (my_experts.empty() || my_experts.back() != t.id.expert))
-          my_experts.push_back(t.id.expert);
-      } else {
-        groups.emplace(t.input, std::make_pair(t.quantizer, t.shape.at(1)));
-      }
-    }
-    std::vector<InputGroup> recorded;
-    for (const auto& [group, owner] : groups) recorded.push_back(group);
-    LayerInputCollector collector(model.backend(), layer, my_experts, config.hidden_size,
-                                  config.expert_intermediate_size, recorded);
-    std::map<InputGroup, quant::HessianSum> group_sums;  // on each group's quantizer
-    run_layer_on_batches(model, world.experts, layer, batches, &collector, /*in_place=*/false, [&](size_t) {
-      for (const auto& [group, owner] : groups) {
-        const Tensor all = gather_rows(collector.take_rows(group, owner.second), owner.second, owner.first, world.comm);
-        if (rank != owner.first) continue;
-        auto it = group_sums.find(group);
-        if (it == group_sums.end()) it = group_sums.emplace(group, quant::make_hessian_sum(owner.second)).first;
-        quant::accumulate(it->second, all);
-      }
-    });
-
-    // 2. Quantize this rank's tensors, then publish every tensor of the layer in plan order.
-    std::map<size_t, quant::QuantizedMatrix> done;
-    std::map<size_t, Tensor> originals;
-    for (const size_t i : targets) {
-      const QuantTarget& t = plan.targets[i];
-      if (t.quantizer != rank) continue;
-      const quant::HessianSum* inputs = nullptr;
-      if (t.is_routed_expert()) {
-        inputs = &collector.expert_hessian(t.id.expert, t.input);
-      } else {
-        auto it = group_sums.find(t.input);
-        if (it == group_sums.end()) it = group_sums.emplace(t.input, quant::make_hessian_sum(t.shape.at(1))).first;
-        inputs = &it->second;
-      }
-      Tensor original = store.original().load(t.name, t.shape);
-      QuantizedWeight q = quantize_weight(original, inputs, t.bits, settings, t.name);
-      ++report.tensors;
-      report.rtn_fallbacks += q.rtn_fallback ? 1 : 0;
-      if (t.is_routed_expert())
-        report
-            .expert_loss[static_cast<size_t>(t.moe_index)][static_cast<size_t>(t.id.expert)][matrix_index(t.id.kind)] =
-            q.gptq_loss;
-      done.emplace(i, std::move(q.matrix));
-      if (cached_channels(channels, t)) originals.emplace(i, std::move(original));
-    }
-    for (const size_t i : targets) {
-      const auto q = done.find(i);
-      const auto original = originals.find(i);
-      publish(plan.targets[i],
-              q == done.end() ? std::nullopt : std::optional<quant::QuantizedMatrix>(std::move(q->second)),
-              original == originals.end() ? nullptr : &original->second, channels, store, &model, rank, world.comm);
-    }
+    const std::vector<std::vector<size_t>> steps =
+        settings.true_sequential ? split_into_steps(plan, targets) : std::vector<std::vector<size_t>>{targets};
+    for (const std::vector<size_t>& step : steps)
+      quantize_targets(world, batches, plan, layer, step, settings, store, channels, report);
 
     // 3. The quantized layer's outputs are the next layer's inputs.
     run_layer_on_batches(model, world.experts, layer, batches, nullptr, /*in_place=*/true);
-    progress.advance(1, 2 * batches.tokens);
+    progress.advance(1, static_cast<int64_t>(steps.size() + 1) * batches.tokens);
   }
 
   if (lm_head != nullptr) {

@@ -11,9 +11,12 @@
 //      byte; everything is added to the QuantizedWeights store and set on the model (set_weight of the
 //      served values: dequantized, cached channels in full precision);
 //   3. free L's Hessians and run L again, in place, with the quantized weights: its outputs feed L+1.
-// This is AutoGPTQ's protocol without true-sequential sub-steps: all linears of L get their inputs from
-// the forward of L with full-precision L weights (and quantized earlier layers). lm_head, when quantized,
-// is done last, from the final-norm states of the fully quantized stack.
+// With quantization.true_sequential = false all linears of L get their inputs from the forward of L with
+// full-precision L weights (and quantized earlier layers). With true_sequential (AutoGPTQ's default),
+// steps 1-2 run once per sequential_step of L's tensors (quantization_plan.h: attention input, MLA
+// latents, attention output, MLP input, down projections), each collecting its inputs with the earlier
+// steps already quantized and set on the model. lm_head, when quantized, is done last, from the
+// final-norm states of the fully quantized stack.
 //
 // RTN needs no calibration data: quantize_from_original quantizes each tensor straight from the original
 // checkpoint (the embedding table, always RTN, also goes this way before the sequential pass).

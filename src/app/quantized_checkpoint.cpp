@@ -123,6 +123,7 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
     summary.group_size = experiment.quantization.group_size;
     summary.symmetric = experiment.quantization.symmetric;
     summary.act_order = experiment.quantization.act_order;
+    summary.true_sequential = experiment.quantization.true_sequential;
     for (const config::WeightGroup g : experiment.quantization.keep_full_precision)
       summary.full_precision.emplace_back(config::name_of(g));
     quant::write_quantized_index(paths.quantized, experiment.model.path, shards, summary);

@@ -17,6 +17,8 @@ struct QuantizerSettings {
   int64_t group_size = 128;  // <= 0: per output channel
   bool symmetric = false;
   quant::GptqOptions gptq;
+  // Read by the sequential GPTQ pass only (quantize_pass.h), not by quantize_weight.
+  bool true_sequential = false;
 };
 
 QuantizerSettings quantizer_settings(const config::QuantizationSection& quantization);

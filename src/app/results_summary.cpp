@@ -108,6 +108,7 @@ json quantization_json(const config::Experiment& e) {
           {"group_size", q.group_size},
           {"symmetric", q.symmetric},
           {"act_order", q.act_order},
+          {"true_sequential", q.true_sequential},
           {"channel_adjustment", q.channel_adjustment},
           {"keep_full_precision", kept}};
 }

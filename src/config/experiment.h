@@ -160,6 +160,7 @@ struct QuantizationSection {
   double damp_percent = 0.01;  // GPTQ damping, fraction of mean diag(H)
   int64_t block_size = 128;    // GPTQ lazy-update block (columns)
   bool static_groups = false;  // GPTQ with act_order: group grids fitted up front in input order
+  bool true_sequential = false;  // GPTQ: within a layer, later linears' inputs come from quantized earlier ones
   std::vector<WeightGroup> keep_full_precision{WeightGroup::shared_experts, WeightGroup::attention,
                                                WeightGroup::router,         WeightGroup::dense_layers,
                                                WeightGroup::embeddings,     WeightGroup::lm_head};

@@ -291,6 +291,7 @@ json quantization_config(const std::vector<ShardManifest>& shards, const Quantiz
   config["group_size"] = summary.group_size > 0 ? summary.group_size : -1;
   config["symmetric"] = summary.symmetric;
   config["act_order"] = summary.act_order;
+  config["true_sequential"] = summary.true_sequential;
   config["average_bits"] = all.parameters > 0 ? json(all.bit_parameters / static_cast<double>(all.parameters)) : json(nullptr);
   config["quantized_parameters"] = all.parameters;
   config["full_precision_parameters"] = plain_parameters;

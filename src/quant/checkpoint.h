@@ -99,6 +99,7 @@ struct QuantizationSummary {
   int64_t group_size = 128;        // as configured (<= 0: per-channel)
   bool symmetric = false;
   bool act_order = false;
+  bool true_sequential = false;
   std::vector<std::string> full_precision;  // what the configuration keeps unquantized ("attention", ...)
 };
 

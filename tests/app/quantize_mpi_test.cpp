@@ -100,8 +100,9 @@ struct BothWays {
   Quantized reference;
 };
 
-BothWays quantize_both_ways(const std::string& family, int64_t batch_windows) {
+BothWays quantize_both_ways(const std::string& family, int64_t batch_windows, bool true_sequential = false) {
   BothWays out{.experiment = everything_quantized(family), .bits = {}, .distributed = {}, .reference = {}};
+  out.experiment.quantization.true_sequential = true_sequential;
   out.bits = mixed_bits(load_hf_config(out.experiment.model.path / "config.json"));
   out.distributed = quantize_model(out.experiment, out.bits, MPI_COMM_WORLD, batch_windows);
   out.reference = quantize_model(out.experiment, out.bits, MPI_COMM_SELF, batch_windows);
@@ -119,6 +120,12 @@ TEST_P(QuantizeRanks, GptqWeightsAreIdenticalOnAnyRankCountWithOneWindowBatches)
         for (size_t k = 0; k < 3; ++k)
           EXPECT_EQ(distributed.report.expert_loss[l][x][k], reference.report.expert_loss[l][x][k]);
   }
+}
+
+TEST_P(QuantizeRanks, TrueSequentialWeightsAreIdenticalOnAnyRankCount) {
+  const auto [e, bits, distributed, reference] = quantize_both_ways(GetParam(), 1, /*true_sequential=*/true);
+  expect_same_as_single_process(distributed, reference, MPI_COMM_WORLD);
+  EXPECT_EQ(distributed.report.tensors, static_cast<int64_t>(distributed.plan.targets.size()));
 }
 
 TEST_P(QuantizeRanks, LargerBatchesGiveAnEquallyGoodQuantization) {

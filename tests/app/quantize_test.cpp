@@ -77,6 +77,8 @@ quant::QuantizedMatrix reference_gptq(const Tensor& w, const quant::HessianSum& 
 }
 
 // sequential = false: every layer's Hessians from the full-precision model (no quantized prefix).
+// e.quantization.true_sequential: inside a layer, each sequential_step's Hessians from a forward with the
+// earlier steps' tensors quantized.
 std::map<std::string, quant::QuantizedMatrix> reference_quantization(const config::Experiment& e,
                                                                      const allocate::BitMatrix& bits,
                                                                      int64_t batch_windows, bool sequential) {
@@ -106,19 +108,27 @@ std::map<std::string, quant::QuantizedMatrix> reference_quantization(const confi
   }
   std::vector<std::pair<model::LinearId, Tensor>> deferred;  // non-sequential: applied at the end
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
-    EveryLinearInput inputs(backend, config);
-    for (const model::HiddenStates& h : batches) {
-      model::HiddenStates copy{h.windows, h.seq_len, backend.copy(h.values)};
-      model.forward_layer(layer, copy, {.experts = nullptr, .observer = &inputs});
-    }
-    for (const size_t i : plan.targets_of_layer(layer)) {
-      const QuantTarget& t = plan.targets[i];
-      const Tensor w = weights->base().load(t.name, t.shape);
-      out[t.name] = reference_gptq(w, inputs.sums.at(t.name), t.bits, e, t.name);
-      if (sequential)
-        model.set_weight(t.id, quant::dequantize(out[t.name]));
-      else
-        deferred.emplace_back(t.id, quant::dequantize(out[t.name]));
+    const std::vector<size_t> targets = plan.targets_of_layer(layer);
+    for (int step = 0; step < 5; ++step) {
+      std::vector<size_t> now;
+      for (const size_t i : targets)
+        if (!e.quantization.true_sequential || sequential_step(plan.targets[i].input) == step) now.push_back(i);
+      if (now.empty()) continue;
+      EveryLinearInput inputs(backend, config);
+      for (const model::HiddenStates& h : batches) {
+        model::HiddenStates copy{h.windows, h.seq_len, backend.copy(h.values)};
+        model.forward_layer(layer, copy, {.experts = nullptr, .observer = &inputs});
+      }
+      for (const size_t i : now) {
+        const QuantTarget& t = plan.targets[i];
+        const Tensor w = weights->base().load(t.name, t.shape);
+        out[t.name] = reference_gptq(w, inputs.sums.at(t.name), t.bits, e, t.name);
+        if (sequential)
+          model.set_weight(t.id, quant::dequantize(out[t.name]));
+        else
+          deferred.emplace_back(t.id, quant::dequantize(out[t.name]));
+      }
+      if (!e.quantization.true_sequential) break;
     }
     for (model::HiddenStates& h : batches) model.forward_layer(layer, h);
   }
@@ -131,6 +141,15 @@ std::map<std::string, quant::QuantizedMatrix> reference_quantization(const confi
   return out;
 }
 
+void expect_same_as_reference(const Quantized& ours, const std::map<std::string, quant::QuantizedMatrix>& reference) {
+  ASSERT_EQ(ours.store->entries().size(), reference.size());
+  for (const auto& [name, matrix] : reference) {
+    const QuantizedWeights::Entry* entry = ours.store->entry(name);
+    ASSERT_NE(entry, nullptr) << name;
+    expect_same_matrix(*entry->matrix, matrix, name);
+  }
+}
+
 class QuantizeSequential : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(QuantizeSequential, MatchesAStraightforwardReference) {
@@ -140,12 +159,36 @@ TEST_P(QuantizeSequential, MatchesAStraightforwardReference) {
   const allocate::BitMatrix bits = mixed_bits(config);
   const Quantized ours = quantize_model(e, bits, MPI_COMM_SELF, 2);
   const auto reference = reference_quantization(e, bits, 2, /*sequential=*/true);
-  ASSERT_EQ(ours.store->entries().size(), reference.size());
-  for (const auto& [name, matrix] : reference) {
-    const QuantizedWeights::Entry* entry = ours.store->entry(name);
-    ASSERT_NE(entry, nullptr) << name;
-    expect_same_matrix(*entry->matrix, matrix, name);
+  expect_same_as_reference(ours, reference);
+}
+
+// True-sequential: every step's tensors see the layer's earlier steps quantized; with every linear
+// quantized (experiment_for keeps nothing) all five steps occur, MLA's latents included.
+TEST_P(QuantizeSequential, TrueSequentialMatchesAStraightforwardReference) {
+  config::Experiment e = experiment_for(GetParam(), config::QuantMethod::gptq, {});
+  e.quantization.true_sequential = true;
+  const ModelConfig config = load_hf_config(e.model.path / "config.json");
+  const allocate::BitMatrix bits = mixed_bits(config);
+  const Quantized ours = quantize_model(e, bits, MPI_COMM_SELF, 2);
+  const auto reference = reference_quantization(e, bits, 2, /*sequential=*/true);
+  expect_same_as_reference(ours, reference);
+  // Against the one-pass protocol: layer 0's first step (the attention input) reads the same inputs,
+  // its later steps do not.
+  e.quantization.true_sequential = false;
+  const Quantized one_pass = quantize_model(e, bits, MPI_COMM_SELF, 2);
+  int64_t later = 0, later_different = 0;
+  for (const QuantTarget& t : ours.plan.targets) {
+    if (t.kind != TensorKind::linear || t.id.layer != 0) continue;
+    const bool same = ours.store->entry(t.name)->matrix->packed == one_pass.store->entry(t.name)->matrix->packed;
+    if (sequential_step(t.input) == 0) {
+      EXPECT_TRUE(same) << t.name;
+    } else {
+      ++later;
+      later_different += same ? 0 : 1;
+    }
   }
+  EXPECT_GT(later, 0);
+  EXPECT_GE(later_different, later / 2) << later_different << " of " << later << " layer-0 tensors differ";
 }
 
 TEST_P(QuantizeSequential, LaterLayersSeeTheQuantizedPrefix) {

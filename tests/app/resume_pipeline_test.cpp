@@ -52,17 +52,8 @@ void write_text(const fs::path& path, const std::string& unit, size_t bytes) {
 
 fs::path model_dir() { return test::data_dir() / "arch" / "mixtral"; }
 
-// GPTQ with channel adjustment and a saved checkpoint, evaluated on a known
-// and a novel set.
-fs::path write_gptq_experiment(const fs::path& dir) {
-  const fs::path toml = dir / "gptq.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << quoted(dir / "gptq") << R"(
-stages = ["calibrate", "allocate", "quantize", "evaluate"]
-
-[model]
-path = )" << quoted(model_dir()) << R"(
-tokenizer = "bytes"
-
+// The calibration texts and the allocation both statistics-reading experiments share.
+constexpr const char* kCalibrationAndAllocation = R"(
 [[calibration]]
 name = "prose"
 path = "prose.txt"
@@ -78,7 +69,20 @@ seq_len = 24
 [allocation]
 method = "moqa"
 target_bits = 3.0
+)";
 
+// GPTQ with channel adjustment and a saved checkpoint, evaluated on a known
+// and a novel set.
+fs::path write_gptq_experiment(const fs::path& dir) {
+  const fs::path toml = dir / "gptq.toml";
+  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << quoted(dir / "gptq") << R"(
+stages = ["calibrate", "allocate", "quantize", "evaluate"]
+
+[model]
+path = )" << quoted(model_dir()) << R"(
+tokenizer = "bytes"
+
+)" << kCalibrationAndAllocation << R"(
 [quantization]
 method = "gptq"
 group_size = 32
@@ -118,22 +122,7 @@ stages = ["calibrate", "allocate"]
 path = )" << quoted(model_dir()) << R"(
 tokenizer = "bytes"
 
-[[calibration]]
-name = "prose"
-path = "prose.txt"
-samples = 6
-seq_len = 24
-
-[[calibration]]
-name = "lists"
-path = "lists.txt"
-samples = 5
-seq_len = 24
-
-[allocation]
-method = "moqa"
-target_bits = 3.0
-
+)" << kCalibrationAndAllocation << R"(
 [runtime]
 device = "cpu"
 threads = 1
