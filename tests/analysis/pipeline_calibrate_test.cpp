@@ -25,8 +25,7 @@ namespace moqa::analysis {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+using test::shell_quoted;
 
 std::string mpiexec(int ranks) { return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS; }
 
@@ -40,8 +39,8 @@ fs::path write_experiment(const fs::path& dir, const fs::path& model_dir) {
   write_text(dir / "prose.txt", "It was the best of times, it was the worst of times; the age of wisdom. ", 3000);
   write_text(dir / "code.txt", "for (int i = 0; i < n; ++i) { total += values[i] * 2; }\n", 3000);
   const fs::path toml = dir / "experiment.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"calib-e2e\"\nseed = 3\noutput_dir = " << quoted(dir / "out")
-                      << "\nstages = [\"calibrate\"]\n\n[model]\npath = " << quoted(model_dir)
+  std::ofstream(toml) << "[experiment]\nname = \"calib-e2e\"\nseed = 3\noutput_dir = " << shell_quoted(dir / "out")
+                      << "\nstages = [\"calibrate\"]\n\n[model]\npath = " << shell_quoted(model_dir)
                       << "\ntokenizer = \"bytes\"\n\n"
                       << "[[calibration]]\nname = \"prose\"\npath = \"prose.txt\"\nsamples = 6\nseq_len = 32\n\n"
                       << "[[calibration]]\nname = \"code\"\npath = \"code.txt\"\nsamples = 5\nseq_len = 32\n\n"
@@ -55,7 +54,8 @@ class AnalysisPipeline : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = test::temp_dir("analysis-e2e");
     const fs::path toml = write_experiment(dir_, test::data_dir() / "arch" / "mixtral");
-    run_ = test::run_command("timeout 120 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(toml));
+    run_ = test::run_command("timeout 120 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                             shell_quoted(toml));
   }
   static fs::path results() { return dir_ / "out" / "results.h5"; }
 
@@ -138,11 +138,11 @@ TEST_F(AnalysisPipeline, PlotScriptWritesReadablePngs) {
   if (test::run_command("/usr/bin/python3 -c 'import numpy, h5py, matplotlib'").exit_code != 0)
     GTEST_SKIP() << "/usr/bin/python3 lacks numpy, h5py or matplotlib: plot_analysis.py not tested";
   const fs::path script = test::source_dir() / "scripts" / "plot_analysis.py";
-  const auto help = test::run_command("/usr/bin/python3 " + quoted(script) + " --help");
+  const auto help = test::run_command("/usr/bin/python3 " + shell_quoted(script) + " --help");
   EXPECT_EQ(help.exit_code, 0) << help.output;
   const fs::path out = dir_ / "plots";
-  const auto plot = test::run_command("/usr/bin/python3 " + quoted(script) + " " + quoted(results()) + " -o " +
-                                      quoted(out));
+  const auto plot = test::run_command("/usr/bin/python3 " + shell_quoted(script) + " " + shell_quoted(results()) +
+                                      " -o " + shell_quoted(out));
   ASSERT_EQ(plot.exit_code, 0) << plot.output;
   for (const char* png : {"activation_prose.png", "activation_code.png", "significance.png",
                           "coactivation_layer_0.png", "coactivation_layer_1.png"}) {
@@ -161,9 +161,9 @@ TEST(AnalysisQuickstart, CalibrateStageSeesDistributionDependentExperts) {
   MOQA_REQUIRE_ASSET(test::assets_dir() / "text" / "wikitext-2" / "valid.txt");
   MOQA_REQUIRE_ASSET(test::assets_dir() / "text" / "tinyshakespeare" / "input.txt");
   const fs::path out = test::temp_dir("analysis-quickstart");
-  const auto run = test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " +
-                                     quoted(test::source_dir() / "experiments" / "quickstart.toml") + " --output " +
-                                     quoted(out) + " --set 'experiment.stages=[\"calibrate\"]'");
+  const auto run = test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                                     shell_quoted(test::source_dir() / "experiments" / "quickstart.toml") +
+                                     " --output " + shell_quoted(out) + " --set 'experiment.stages=[\"calibrate\"]'");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const io::H5Reader r = io::H5Reader::open(out / "results.h5");
   double largest_shift = 0.0;
@@ -194,7 +194,8 @@ TEST(AnalysisPipelineFailure, BadExpertTensorOnRankOneAbortsTheJob) {
   model::testing::write_model_dir(dir / "model", tensors, model::testing::read_json(source / "config.json"));
   const fs::path toml = write_experiment(dir, dir / "model");
 
-  const auto run = test::run_command("timeout 60 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(toml));
+  const auto run = test::run_command("timeout 60 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                                     shell_quoted(toml));
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.exit_code, 124) << "the job hung instead of aborting:\n" << run.output;
   EXPECT_NE(run.output.find("rank 1"), std::string::npos) << run.output;

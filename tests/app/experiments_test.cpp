@@ -23,6 +23,7 @@ namespace moqa::config {
 namespace {
 
 namespace fs = std::filesystem;
+using test::shell_quoted;
 using ::testing::HasSubstr;
 
 std::vector<fs::path> tomls(const fs::path& dir) {
@@ -30,13 +31,6 @@ std::vector<fs::path> tomls(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.path().extension() == ".toml") out.push_back(entry.path());
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string quoted(const fs::path& p) {
-  std::string out = "'";
-  out += p.string();
-  out += '\'';
   return out;
 }
 
@@ -51,10 +45,12 @@ TEST(Experiments, SmallExperimentsPassDryRun) {
   EXPECT_EQ(found, expected);
   for (const fs::path& toml : files) {
     SCOPED_TRACE(toml.string());
-    const auto run = test::run_command(quoted(test::pipeline_exe()) + " " + quoted(toml) + " --dry-run --ranks 2");
+    const auto run =
+        test::run_command(shell_quoted(test::pipeline_exe()) + " " + shell_quoted(toml) + " --dry-run --ranks 2");
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_THAT(run.output, HasSubstr("== Stages =="));
-    const auto list = test::run_command(quoted(test::pipeline_exe()) + " sweep " + quoted(toml) + " --list");
+    const auto list =
+        test::run_command(shell_quoted(test::pipeline_exe()) + " sweep " + shell_quoted(toml) + " --list");
     EXPECT_EQ(list.exit_code, 0) << list.output;
   }
 }

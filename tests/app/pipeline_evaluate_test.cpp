@@ -40,15 +40,9 @@ namespace moqa::app {
 namespace {
 
 namespace fs = std::filesystem;
+using test::shell_quoted;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
-
-std::string quoted(const fs::path& p) {
-  std::string out = "'";
-  out += p.string();
-  out += '\'';
-  return out;
-}
 
 std::string mpiexec(int ranks) {
   return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
@@ -132,16 +126,17 @@ void write_fp_experiment(const fs::path& dir, int sentences) {
     for (int i = 0; i < sentences; ++i) text << "Sentence " << i << " tells of rivers, hills and " << i % 7 << " towns.\n";
   }
   std::ofstream(dir / "experiment.toml")
-      << "[experiment]\nname = \"fp-e2e\"\nstages = [\"evaluate\"]\noutput_dir = " << quoted(dir / "out")
-      << "\n\n[model]\npath = " << quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << "[experiment]\nname = \"fp-e2e\"\nstages = [\"evaluate\"]\noutput_dir = " << shell_quoted(dir / "out")
+      << "\n\n[model]\npath = " << shell_quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
       << "[[evaluation]]\nname = \"text\"\npath = \"text.txt\"\nseq_len = 64\ndistribution = \"known\"\n\n"
       << "[[evaluation]]\nname = \"arc\"\nkind = \"zero_shot\"\ntask = \"arc_easy\"\npath = "
-      << quoted(test::data_dir() / "tasks" / "arc_easy.jsonl") << "\n\n"
+      << shell_quoted(test::data_dir() / "tasks" / "arc_easy.jsonl") << "\n\n"
       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\n";
 }
 
 test::CommandResult run_pipeline(const fs::path& experiment) {
-  return test::run_command("timeout 120 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(experiment));
+  return test::run_command("timeout 120 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                           shell_quoted(experiment));
 }
 
 TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
@@ -202,27 +197,28 @@ struct Sweep {
 std::vector<test::CommandResult> run_sweep(const fs::path& dir) {
   const fs::path c = trained() / "corpus_xz";
   std::ostringstream toml;
-  toml << "[experiment]\nname = \"allocation-e2e\"\nseed = 0\noutput_dir = " << quoted(dir / "out") << "\n\n"
-       << "[model]\npath = " << quoted(trained() / "mixtral-tiny") << "\n\n";
+  toml << "[experiment]\nname = \"allocation-e2e\"\nseed = 0\noutput_dir = " << shell_quoted(dir / "out") << "\n\n"
+       << "[model]\npath = " << shell_quoted(trained() / "mixtral-tiny") << "\n\n";
   for (const char* d : {"wiki", "shakespeare"})
-    toml << "[[calibration]]\nname = \"" << d << "\"\npath = " << quoted(c / (std::string(d) + ".train.txt.xz"))
+    toml << "[[calibration]]\nname = \"" << d << "\"\npath = " << shell_quoted(c / (std::string(d) + ".train.txt.xz"))
          << "\nsamples = 16\nseq_len = 256\nmax_tokens = 200000\n\n";
   toml << "[allocation]\nmethod = \"uniform\"\ntarget_bits = 3.0\ncandidate_bits = [2, 3, 4]\n\n"
        << "[quantization]\nmethod = \"rtn\"\ngroup_size = 128\n\n";
   for (const char* d : {"wiki", "shakespeare", "code"})
-    toml << "[[evaluation]]\nname = \"" << d << "\"\npath = " << quoted(c / (std::string(d) + ".test.txt.xz"))
-         << "\nseq_len = 256\nmax_tokens = 16384\ndistribution = \""
-         << (std::string(d) == "code" ? "novel" : "known") << "\"\n\n";
+    toml << "[[evaluation]]\nname = \"" << d << "\"\npath = " << shell_quoted(c / (std::string(d) + ".test.txt.xz"))
+         << "\nseq_len = 256\nmax_tokens = 16384\ndistribution = \"" << (std::string(d) == "code" ? "novel" : "known")
+         << "\"\n\n";
   toml << "[[evaluation]]\nname = \"cloze_wiki\"\nkind = \"zero_shot\"\ntask = \"multiple_choice\"\npath = "
-       << quoted(test::source_dir() / "experiments" / "data" / "cloze_wiki.jsonl")
+       << shell_quoted(test::source_dir() / "experiments" / "data" / "cloze_wiki.jsonl")
        << "\nlimit = 40\ndistribution = \"known\"\n\n"
        << "[runtime]\ndevice = \"cpu\"\nbatch_windows = 4\n\n"
        << "[sweep]\n\"allocation.method\" = [\"uniform\", \"budgeted\"]\n";
   std::ofstream(dir / "experiment.toml") << toml.str();
   std::vector<test::CommandResult> runs;
   for (int index = 0; index < 2; ++index)
-    runs.push_back(test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " sweep " +
-                                     quoted(dir / "experiment.toml") + " --index " + std::to_string(index)));
+    runs.push_back(test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) +
+                                     " sweep " + shell_quoted(dir / "experiment.toml") + " --index " +
+                                     std::to_string(index)));
   return runs;
 }
 
@@ -276,8 +272,8 @@ void expect_run_folders(const Sweep& sweep) {
 void expect_collect_table(const Sweep& sweep) {
   const fs::path script = test::source_dir() / "scripts" / "collect.py";
   const fs::path csv = sweep.dir / "table.csv";
-  const auto run = test::run_command("/usr/bin/python3 " + quoted(script) + " " + quoted(sweep.dir / "out") +
-                                     " --csv " + quoted(csv) + " 2>&1");
+  const auto run = test::run_command("/usr/bin/python3 " + shell_quoted(script) + " " +
+                                     shell_quoted(sweep.dir / "out") + " --csv " + shell_quoted(csv) + " 2>&1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   // One FP row (the same baseline in both runs), then the runs in sweep order.
   EXPECT_THAT(run.output, HasSubstr("collect: 2 results.json, 3 rows"));
@@ -301,8 +297,9 @@ void expect_plots(const Sweep& sweep) {
   const fs::path script = test::source_dir() / "scripts" / "plot_sweep.py";
   for (const std::string& options : {std::string(), std::string(" --group known --bits all_linear --linear")}) {
     const fs::path png = sweep.dir / ("plot" + std::to_string(options.size()) + ".png");
-    const auto run = test::run_command("/usr/bin/python3 " + quoted(script) + " " + quoted(sweep.dir / "out") +
-                                       " -o " + quoted(png) + options + " 2>&1");
+    const auto run =
+        test::run_command("/usr/bin/python3 " + shell_quoted(script) + " " + shell_quoted(sweep.dir / "out") + " -o " +
+                          shell_quoted(png) + options + " 2>&1");
     ASSERT_EQ(run.exit_code, 0) << run.output;
     EXPECT_THAT(run.output, HasSubstr("2 runs of 2 methods"));
     const std::string bytes = read_file(png);

@@ -13,18 +13,12 @@
 namespace moqa::app {
 namespace {
 
+using test::shell_quoted;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string quoted(const std::filesystem::path& path) {
-  std::string out = "'";  // built in steps: g++ 12 warns (-Wrestrict, a false positive) on "'" + s + "'"
-  out += path.string();
-  out += '\'';
-  return out;
-}
-
 moqa::test::CommandResult pipeline(const std::string& arguments) {
-  return moqa::test::run_command(quoted(moqa::test::pipeline_exe()) + " " + arguments);
+  return moqa::test::run_command(shell_quoted(moqa::test::pipeline_exe()) + " " + arguments);
 }
 
 std::filesystem::path app_data() { return moqa::test::data_dir() / "app"; }
@@ -52,7 +46,7 @@ TEST(Pipeline, VersionPrintsVersionAndCommit) {
 }
 
 TEST(Pipeline, DryRunPrintsThePlan) {
-  const auto result = pipeline(quoted(app_data() / "experiment.toml") + " --dry-run");
+  const auto result = pipeline(shell_quoted(app_data() / "experiment.toml") + " --dry-run");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   expect_all(result.output, {"== Resolved configuration ==", "name = \"app-test\"", "== Model ==\nmodel        mixtral",
                              "== Datasets ==\n  calibration  text: " + (app_data() / "text.txt").string(),
@@ -63,9 +57,10 @@ TEST(Pipeline, DryRunPrintsThePlan) {
 
 TEST(Pipeline, DryRunPreviewsOtherRankCountsAndAppliesOverrides) {
   const auto out_dir = moqa::test::temp_dir("app-output");
-  const auto result = pipeline(quoted(app_data() / "experiment.toml") +
+  const auto result = pipeline(shell_quoted(app_data() / "experiment.toml") +
                                " --dry-run --ranks 3 --set quantization.method=rtn --set calibration.0.samples=5 "
-                               "--output " + quoted(out_dir));
+                               "--output " +
+                               shell_quoted(out_dir));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   expect_all(result.output, {"== Expert-to-rank plan (3 ranks) ==", "  0        0-1       2-3       4\n",
                              "3. quantize: rtn, group 128", "5 windows x 8 tokens",
@@ -75,7 +70,8 @@ TEST(Pipeline, DryRunPreviewsOtherRankCountsAndAppliesOverrides) {
 TEST(Pipeline, QuickstartDryRun) {
   MOQA_REQUIRE_ASSET(moqa::test::assets_dir() / "trained" / "mixtral-tiny" / "config.json");
   MOQA_REQUIRE_ASSET(moqa::test::assets_dir() / "text" / "tinyshakespeare" / "input.txt");
-  const auto result = pipeline(quoted(moqa::test::source_dir() / "experiments" / "quickstart.toml") + " --dry-run");
+  const auto result =
+      pipeline(shell_quoted(moqa::test::source_dir() / "experiments" / "quickstart.toml") + " --dry-run");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   expect_all(result.output, {"Experiment \"quickstart\"", "model        mixtral", "calibration  wikitext-2: ",
                              "calibration  tinyshakespeare: ", "code-test (perplexity, novel)",
@@ -85,7 +81,7 @@ TEST(Pipeline, QuickstartDryRun) {
 
 TEST(Pipeline, BadConfigExitsTwoWithFileLineColumn) {
   const auto file = app_data() / "bad_experiment.toml";
-  const auto result = pipeline(quoted(file));
+  const auto result = pipeline(shell_quoted(file));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr(file.string() + ":4:8: experiment.seed: found integer -1, expected an integer >= 0"));
   EXPECT_THAT(result.output, HasSubstr(file.string() + ":9:1: model.compute_dtyp: found unknown key \"compute_dtyp\""));
@@ -96,7 +92,7 @@ TEST(Pipeline, BadConfigExitsTwoWithFileLineColumn) {
 
 TEST(Pipeline, MissingExperimentFileExitsTwo) {
   const auto file = moqa::test::temp_dir("app-missing") / "nothing.toml";
-  const auto result = pipeline(quoted(file) + " --dry-run");
+  const auto result = pipeline(shell_quoted(file) + " --dry-run");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr(file.string() + ": cannot read the experiment: no such file"));
 }
@@ -107,15 +103,15 @@ TEST(Pipeline, MissingModelConfigExitsTwo) {
   std::ofstream(dir / "t.txt") << "x";
   std::ofstream(dir / "exp.toml") << "[experiment]\nname = \"m\"\nstages = [\"evaluate\"]\n[model]\npath = \"model\"\n"
                                      "tokenizer = \"bytes\"\n[[evaluation]]\nname = \"t\"\npath = \"t.txt\"\n";
-  const auto result = pipeline(quoted(dir / "exp.toml") + " --dry-run");
+  const auto result = pipeline(shell_quoted(dir / "exp.toml") + " --dry-run");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr((dir / "exp.toml").string() + ":5:8: model.path: found directory"));
   EXPECT_THAT(result.output, HasSubstr("without config.json"));
 }
 
 TEST(Pipeline, UsageErrorsExitTwo) {
-  for (const std::string& arguments : {std::string(""), std::string("--bogus"),
-                                       quoted(app_data() / "experiment.toml") + " --ranks 2"}) {
+  for (const std::string& arguments :
+       {std::string(""), std::string("--bogus"), shell_quoted(app_data() / "experiment.toml") + " --ranks 2"}) {
     const auto result = pipeline(arguments);
     EXPECT_EQ(result.exit_code, 2) << arguments << "\n" << result.output;
     EXPECT_THAT(result.output, HasSubstr("Try 'moqa-pipeline --help'.")) << arguments;
@@ -123,7 +119,8 @@ TEST(Pipeline, UsageErrorsExitTwo) {
 }
 
 TEST(Pipeline, BadOverrideExitsTwoAndNamesIt) {
-  const auto result = pipeline(quoted(app_data() / "experiment.toml") + " --dry-run --set allocation.target_bit=2.5");
+  const auto result =
+      pipeline(shell_quoted(app_data() / "experiment.toml") + " --dry-run --set allocation.target_bit=2.5");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr("--set allocation.target_bit=2.5: allocation.target_bit: found unknown key"));
   EXPECT_THAT(result.output, HasSubstr("(did you mean \"target_bits\"?)"));
@@ -142,19 +139,19 @@ TEST(Pipeline, SweepListsItsRunsAndChecksTheIndex) {
   text += "\n[sweep]\n\"allocation.method\" = [\"uniform\", \"moqa\"]\n\"allocation.target_bits\" = [2, 4]\n";
   std::ofstream(dir / "sweep.toml") << text;
 
-  auto result = pipeline("sweep " + quoted(dir / "sweep.toml") + " --list");
+  auto result = pipeline("sweep " + shell_quoted(dir / "sweep.toml") + " --list");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("4 runs of "));
   EXPECT_THAT(result.output, HasSubstr("  0  method-uniform_target_bits-2  allocation.method=\"uniform\", "
                                        "allocation.target_bits=2"));
   EXPECT_THAT(result.output, HasSubstr("  3  method-moqa_target_bits-4"));
 
-  result = pipeline("sweep " + quoted(dir / "sweep.toml") + " --index 3 --dry-run");
+  result = pipeline("sweep " + shell_quoted(dir / "sweep.toml") + " --index 3 --dry-run");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("Sweep run 3 of 4: method-moqa_target_bits-4"));
   EXPECT_THAT(result.output, HasSubstr("target_bits = 4.0"));
 
-  result = pipeline("sweep " + quoted(dir / "sweep.toml") + " --index 4");
+  result = pipeline("sweep " + shell_quoted(dir / "sweep.toml") + " --index 4");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_THAT(result.output, HasSubstr("--index 4: "));
   EXPECT_THAT(result.output, HasSubstr("has 4 runs (indices 0..3)"));

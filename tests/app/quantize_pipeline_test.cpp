@@ -26,13 +26,7 @@ namespace moqa::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string quoted(const fs::path& p) {
-  std::string out = "'";  // built in steps: g++ 12 warns (-Wrestrict, a false positive) on "'" + s + "'"
-  out += p.string();
-  out += '\'';
-  return out;
-}
+using test::shell_quoted;
 
 std::string mpiexec(int ranks) {
   return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
@@ -50,9 +44,9 @@ fs::path write_experiment(const fs::path& dir, const std::string& name, const st
   write_text(dir / "code.txt", "for (int i = 0; i < n; ++i) { total += values[i] * 2; }\n", 3000);
   const fs::path toml = dir / (name + ".toml");
   std::ofstream(toml)
-      << "[experiment]\nname = \"" << name << "\"\nseed = 5\noutput_dir = " << quoted(dir / name)
+      << "[experiment]\nname = \"" << name << "\"\nseed = 5\noutput_dir = " << shell_quoted(dir / name)
       << "\nstages = [\"calibrate\", \"allocate\", \"quantize\"]\n\n[model]\npath = "
-      << quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << shell_quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
       << "[[calibration]]\nname = \"prose\"\npath = \"prose.txt\"\nsamples = 6\nseq_len = 24\n\n"
       << "[[calibration]]\nname = \"lists\"\npath = \"lists.txt\"\nsamples = 5\nseq_len = 24\n\n"
       << "[allocation]\n"
@@ -70,13 +64,13 @@ class QuantizePipeline : public ::testing::Test {
     const fs::path moqa = write_experiment(dir_, "moqa", "method = \"moqa\"\ntarget_bits = 3.0",
                                            "method = \"gptq\"\ngroup_size = 32\nchannel_adjustment = true\n"
                                            "save_checkpoint = true\nexport_dequantized = true");
-    moqa_run_ =
-        test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(moqa));
+    moqa_run_ = test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                                  shell_quoted(moqa));
     const fs::path budgeted =
         write_experiment(dir_, "budgeted", "method = \"budgeted\"\ntarget_bits = 3.0\nbudget_counts_all_linear = true",
                          "method = \"rtn\"\ngroup_size = 0\nkeep_full_precision = [\"router\", \"embeddings\"]");
-    budgeted_run_ =
-        test::run_command("timeout 300 " + mpiexec(2) + " " + quoted(test::pipeline_exe()) + " " + quoted(budgeted));
+    budgeted_run_ = test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                                      shell_quoted(budgeted));
   }
   static fs::path out(const std::string& name) { return dir_ / name; }
 

@@ -34,16 +34,9 @@ namespace moqa::app {
 namespace {
 
 namespace fs = std::filesystem;
+using test::shell_quoted;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string quoted(const fs::path& p) {
-  // Built in steps: g++ 12 warns (-Wrestrict, a false positive) on "'" + s + "'".
-  std::string out = "'";
-  out += p.string();
-  out += '\'';
-  return out;
-}
 
 void write_text(const fs::path& path, const std::string& unit, size_t bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -75,11 +68,11 @@ target_bits = 3.0
 // and a novel set.
 fs::path write_gptq_experiment(const fs::path& dir) {
   const fs::path toml = dir / "gptq.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << quoted(dir / "gptq") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << shell_quoted(dir / "gptq") << R"(
 stages = ["calibrate", "allocate", "quantize", "evaluate"]
 
 [model]
-path = )" << quoted(model_dir()) << R"(
+path = )" << shell_quoted(model_dir()) << R"(
 tokenizer = "bytes"
 
 )" << kCalibrationAndAllocation << R"(
@@ -115,11 +108,11 @@ resume = true
 // Calibrate and allocate only (RTN checkpoints are covered by `uniform`).
 fs::path write_statistics_experiment(const fs::path& dir) {
   const fs::path toml = dir / "stats.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"stats\"\nseed = 5\noutput_dir = " << quoted(dir / "stats") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"stats\"\nseed = 5\noutput_dir = " << shell_quoted(dir / "stats") << R"(
 stages = ["calibrate", "allocate"]
 
 [model]
-path = )" << quoted(model_dir()) << R"(
+path = )" << shell_quoted(model_dir()) << R"(
 tokenizer = "bytes"
 
 )" << kCalibrationAndAllocation << R"(
@@ -136,11 +129,11 @@ resume = true
 // Uniform RTN needs no statistics: its checkpoint's key has no rank count.
 fs::path write_uniform_experiment(const fs::path& dir) {
   const fs::path toml = dir / "uniform.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"uniform\"\noutput_dir = " << quoted(dir / "uniform") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"uniform\"\noutput_dir = " << shell_quoted(dir / "uniform") << R"(
 stages = ["allocate", "quantize"]
 
 [model]
-path = )" << quoted(model_dir()) << R"(
+path = )" << shell_quoted(model_dir()) << R"(
 tokenizer = "bytes"
 
 [allocation]
@@ -163,8 +156,8 @@ resume = true
 
 test::CommandResult run(int ranks, const fs::path& toml, const std::string& arguments = "") {
   const std::string mpiexec = std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
-  return test::run_command("timeout 300 " + mpiexec + " " + quoted(test::pipeline_exe()) + " " + quoted(toml) + " " +
-                           arguments);
+  return test::run_command("timeout 300 " + mpiexec + " " + shell_quoted(test::pipeline_exe()) + " " +
+                           shell_quoted(toml) + " " + arguments);
 }
 
 // Every dataset and attribute under `group` equal in both files, bit for bit
@@ -237,7 +230,7 @@ class Resume : public ::testing::Test {
     gptq_fresh_ = run(2, gptq,
                       "--set allocation.target_bits=2.5 --set "
                       "runtime.resume=false --output " +
-                          quoted(dir_ / "gptq-fresh"));
+                          shell_quoted(dir_ / "gptq-fresh"));
     fs::remove(index);
     gptq_incomplete_ = run(2, gptq, "--set allocation.target_bits=2.5");
 
@@ -263,9 +256,9 @@ class Resume : public ::testing::Test {
     stats_allocate_fresh_ = run(2, stats,
                                 "--set allocation.target_bits=2.5 --set "
                                 "runtime.resume=false --output " +
-                                    quoted(dir_ / "stats-fresh"));
+                                    shell_quoted(dir_ / "stats-fresh"));
     stats_nothing_to_reuse_ =
-        run(2, stats, "--set 'experiment.stages=[\"allocate\"]' --output " + quoted(dir_ / "stats-empty"));
+        run(2, stats, "--set 'experiment.stages=[\"allocate\"]' --output " + shell_quoted(dir_ / "stats-empty"));
 
     const fs::path uniform = write_uniform_experiment(dir_);
     uniform_two_ranks_ = run(2, uniform);

@@ -57,6 +57,18 @@ CommandResult run_command(const std::string& command_line) {
   return result;
 }
 
+std::string shell_quoted(const std::filesystem::path& path) {
+  std::string out = "'";
+  for (const char c : path.string()) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  out += '\'';
+  return out;
+}
+
 std::string error_of(const std::function<void()>& action) {
   try {
     action();

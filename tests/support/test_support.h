@@ -21,6 +21,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run_command(const std::string& command_line);
+// `path` as one word of a POSIX shell command line (single-quoted, embedded quotes escaped).
+std::string shell_quoted(const std::filesystem::path& path);
 
 // The message of the moqa::Error that `action` throws; records a test failure and returns "" when it
 // throws nothing.
