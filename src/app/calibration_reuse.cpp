@@ -57,16 +57,21 @@ std::optional<ReusableCalibration> read_reusable(const io::H5Reader& file, const
 
 }  // namespace
 
+std::filesystem::path statistics_folder(const config::Experiment& e) {
+  return e.runtime.statistics_from.empty() ? e.experiment.output_dir : e.runtime.statistics_from;
+}
+
 std::optional<ReusableCalibration> find_reusable_calibration(const config::Experiment& e,
                                                              const dist::MpiSession& session, std::string& why_not) {
-  const fs::path path = e.experiment.output_dir / "results.h5";
+  const fs::path dir = statistics_folder(e);
+  const fs::path path = dir / "results.h5";
   std::error_code ec;
   if (e.calibration.empty()) {
     why_not = "the experiment has no [[calibration]] table";
     return std::nullopt;
   }
   if (!fs::exists(path, ec)) {
-    why_not = cat("there is no earlier results.h5 in ", e.experiment.output_dir.string());
+    why_not = cat("there is no earlier results.h5 in ", dir.string());
     return std::nullopt;
   }
   try {

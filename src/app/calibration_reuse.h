@@ -1,10 +1,11 @@
 #pragma once
 // runtime.resume for the calibration statistics: those of
-// <output_dir>/results.h5, written by an earlier completed run, are reused when
+// <statistics_folder>/results.h5, written by an earlier completed run, are reused when
 // statistics_key (app/resume_key.h) is the same for that run and this one. The
 // earlier run's facts come from its /provenance (config_toml, ranks, input
 // files) and its /analysis backend attribute; the statistics themselves are
 // read back with analysis/results_reader.h.
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct ReusableCalibration {
   analysis::CalibrationResult result;  // complete, as on rank 0 after the calibrate stage
   StatisticsOrigin origin;
 };
+
+// Where the earlier run's results.h5 is looked for: runtime.statistics_from, else experiment.output_dir.
+std::filesystem::path statistics_folder(const config::Experiment& experiment);
 
 // Rank 0 (reads files only). The earlier statistics when they can be reused;
 // otherwise nullopt and `why_not` says why in a few words ("there is no earlier

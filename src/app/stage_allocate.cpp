@@ -12,6 +12,7 @@
 #include "app/allocation_results.h"
 #include "app/allocation_sync.h"
 #include "app/calibration_batches.h"
+#include "app/calibration_reuse.h"
 #include "app/channel_adjustment.h"
 #include "app/driver.h"
 #include "app/error_profile.h"
@@ -169,7 +170,7 @@ void run_allocate_stage(RunContext& context) {
   MOQA_CHECK(uniform || context.calibration, "stage allocate: allocation.method = \"",
              config::name_of(e.allocation.method),
              "\" needs calibration statistics: add \"calibrate\" to experiment.stages",
-             e.runtime.resume ? " (runtime.resume found none to reuse in " + e.experiment.output_dir.string() +
+             e.runtime.resume ? " (runtime.resume found none to reuse in " + statistics_folder(e).string() +
                                     ", see the line above)"
                               : std::string(", or set runtime.resume = true to reuse those of an earlier run"));
   const ModelConfig config = load_hf_config(e.model.path / "config.json");

@@ -78,7 +78,7 @@ bool reuse_calibration(RunContext& context) {
   std::optional<ReusableCalibration> found;
   std::string metadata;
   if (session.is_root()) {
-    const std::filesystem::path file = e.experiment.output_dir / "results.h5";
+    const std::filesystem::path file = statistics_folder(e) / "results.h5";
     std::string why_not;
     found = find_reusable_calibration(e, session, why_not);
     if (found) {

@@ -195,6 +195,9 @@ struct RuntimeSection {
   bool stream_weights = false;
   double progress_interval_s = 2.0;  // 0 = only the final line of each stage
   bool resume = false;
+  // With resume: the output folder of the run whose calibration statistics are reused; empty (TOML
+  // "output_dir") = this run's output_dir.
+  std::filesystem::path statistics_from;
   bool operator==(const RuntimeSection&) const = default;
 };
 

@@ -152,6 +152,7 @@ void visit(V& v, RuntimeSection& s) {
   v("stream_weights", s.stream_weights, Rule{});
   v("progress_interval_s", s.progress_interval_s, Rule{.min = 0.0});
   v("resume", s.resume, Rule{});
+  v("statistics_from", s.statistics_from, Rule{.path = PathKind::output, .empty_path_literal = "output_dir"});
 }
 
 // Top-level sections in the order they are printed. [sweep] has free-form keys and is handled apart.

@@ -199,6 +199,10 @@ void check_stage_requirements(const Experiment& e, ReadContext& context) {
                   cat("found \"quantize\" without \"allocate\" while allocation.method = \"",
                       name_of(e.allocation.method),
                       "\", expected \"allocate\" as well, or runtime.resume = true to allocate from an earlier run's statistics"));
+  if (!e.runtime.statistics_from.empty() && !e.runtime.resume && context.valid("runtime.resume"))
+    context.error(context.where("runtime.statistics_from"), "runtime.statistics_from",
+                  "found a folder while runtime.resume = false, expected runtime.resume = true as well (statistics "
+                  "of an earlier run are only reused when resuming)");
   // The cached channels are those whose significance changes most between calibration distributions.
   if (e.quantization.channel_adjustment && e.has_stage(Stage::quantize) && !statistics_reused &&
       context.valid("calibration") && (e.calibration.size() < 2 || !calibrates))

@@ -259,6 +259,11 @@ class Resume : public ::testing::Test {
                                     shell_quoted(dir_ / "stats-fresh"));
     stats_nothing_to_reuse_ =
         run(2, stats, "--set 'experiment.stages=[\"allocate\"]' --output " + shell_quoted(dir_ / "stats-empty"));
+    // Another output folder, the statistics of stats_out: calibrate once, allocate in many folders.
+    stats_elsewhere_ = run_kept("stats-elsewhere", 2, stats, dir_ / "stats-elsewhere",
+                                "--set 'experiment.stages=[\"allocate\"]' --set allocation.target_bits=2.5 "
+                                "--set runtime.statistics_from=" + shell_quoted(stats_out) +
+                                    " --output " + shell_quoted(dir_ / "stats-elsewhere"));
 
     const fs::path uniform = write_uniform_experiment(dir_);
     uniform_two_ranks_ = run(2, uniform);
@@ -285,7 +290,8 @@ class Resume : public ::testing::Test {
   static inline test::CommandResult gptq_first_, gptq_changed_, gptq_again_, gptq_fresh_, gptq_incomplete_;
   static inline fs::file_time_type index_written_, index_after_reuse_;
   static inline test::CommandResult stats_first_, stats_fit_, stats_calibration_, stats_seed_, stats_ranks_,
-      stats_file_, stats_corrupt_, stats_missing_, stats_allocate_only_, stats_allocate_fresh_, stats_nothing_to_reuse_;
+      stats_file_, stats_corrupt_, stats_missing_, stats_allocate_only_, stats_allocate_fresh_, stats_nothing_to_reuse_,
+      stats_elsewhere_;
   static inline test::CommandResult uniform_two_ranks_, uniform_one_rank_;
 };
 
@@ -395,6 +401,13 @@ TEST_F(Resume, AllocateOnlyRunTakesTheEarlierStatistics) {
                                                         "experiment.stages (runtime.resume found none to reuse in " +
                                                         (dir_ / "stats-empty").string()));
   EXPECT_FALSE(fs::exists(dir_ / "stats-empty" / "results.h5"));
+}
+
+TEST_F(Resume, StatisticsFromAnotherRunsFolder) {
+  expect_reused_statistics(stats_elsewhere_, "stats-elsewhere", dir_ / "stats");
+  const io::H5Reader elsewhere = io::H5Reader::open(dir_ / "stats-elsewhere" / "results.h5");
+  EXPECT_EQ(elsewhere.attribute_string("/analysis", "reused_from"), (dir_ / "stats" / "results.h5").string());
+  expect_same_group(elsewhere, io::H5Reader::open(dir_ / "stats-fresh" / "results.h5"), "/allocation");
 }
 
 TEST_F(Resume, RtnCheckpointIsReusedOnAnotherRankCount) {

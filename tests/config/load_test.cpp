@@ -150,6 +150,7 @@ batch_windows = 2
 stream_weights = true
 progress_interval_s = 0
 resume = true
+statistics_from = "calibrated"
 )");
   EXPECT_EQ(e.experiment.name, "full.run-1");
   EXPECT_EQ(e.experiment.seed, 7);
@@ -226,6 +227,7 @@ resume = true
   EXPECT_TRUE(e.runtime.stream_weights);
   EXPECT_DOUBLE_EQ(e.runtime.progress_interval_s, 0.0);
   EXPECT_TRUE(e.runtime.resume);
+  EXPECT_EQ(e.runtime.statistics_from, dir_ / "calibrated");
 }
 
 TEST_F(ConfigTest, SyntaxErrorNamesLineAndColumn) {
@@ -239,7 +241,8 @@ TEST_F(ConfigTest, UnknownKeySuggestsTheClosestKnownKey) {
                            "(did you mean \"target_bits\"?)");
   EXPECT_EQ(error(minimal() + "\n[runtime]\ngpu = 1\n"),
             where(16, 1) + ": runtime.gpu: found unknown key \"gpu\", expected one of \"device\", \"threads\", "
-                           "\"batch_windows\", \"stream_weights\", \"progress_interval_s\" or \"resume\"");
+                           "\"batch_windows\", \"stream_weights\", \"progress_interval_s\", \"resume\" or "
+                           "\"statistics_from\"");
 }
 
 TEST_F(ConfigTest, UnknownTableSuggestsTheClosestTable) {
@@ -375,6 +378,10 @@ TEST_F(ConfigTest, ImpossibleValuesAreRejected) {
             where(16, 9) + ": allocation.fcm_m: found integer 1, expected a number > 1");
   EXPECT_EQ(with("\n[quantization]\ndamp_percent = 0\n"),
             where(16, 16) + ": quantization.damp_percent: found integer 0, expected a number in (0, 1]");
+  EXPECT_EQ(with("\n[runtime]\nstatistics_from = \"earlier\"\n"),
+            where(16, 19) + ": runtime.statistics_from: found a folder while runtime.resume = false, expected "
+                            "runtime.resume = true as well (statistics of an earlier run are only reused when "
+                            "resuming)");
   EXPECT_EQ(with("\n[runtime]\nbatch_windows = 0\n"),
             where(16, 17) + ": runtime.batch_windows: found integer 0, expected an integer >= 1");
   EXPECT_EQ(with("\n[allocation]\nv1_high_bits = 5\n"),
