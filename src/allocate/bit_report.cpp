@@ -27,8 +27,7 @@ double ratio(int64_t numerator, int64_t denominator) {
 }  // namespace
 
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
-                       const std::vector<std::vector<int>>& expert_bits,
-                       const std::vector<WeightGroup>& other_weights,
+                       const std::vector<std::vector<int>>& expert_bits, const std::vector<WeightGroup>& other_weights,
                        const std::vector<std::vector<ExpertPart>>& parts) {
   MOQA_CHECK(expert_params.size() == expert_bits.size(), "bit report: ", expert_bits.size(),
              " layers of bits for ", expert_params.size(), " layers of parameter counts");

@@ -37,8 +37,7 @@ struct ExpertPart {
 // that shape too: each expert's `params` of the part are counted at the part's bits instead of the
 // expert's, so that the report states what the model stores.
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
-                       const std::vector<std::vector<int>>& expert_bits,
-                       const std::vector<WeightGroup>& other_weights,
+                       const std::vector<std::vector<int>>& expert_bits, const std::vector<WeightGroup>& other_weights,
                        const std::vector<std::vector<ExpertPart>>& parts = {});
 
 }  // namespace moqa::allocate

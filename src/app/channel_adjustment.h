@@ -30,7 +30,7 @@ struct NovelAllocation {
   std::string name;                          // the [[evaluation]] set that was profiled
   allocate::BitMatrix bits;                  // [MoE layer][expert]
   std::vector<allocate::BitChange> changes;  // against the baseline; BitChange::layer is the MoE index
-  double expert_mean_bits = 0.0;      // of the re-allocation's widths
+  double expert_mean_bits = 0.0;             // of the re-allocation's widths
   double all_linear_mean_bits = 0.0;
   // What the model adjusted to this distribution stores: every expert at its baseline width except the
   // cached channels, at the new width where the expert's width changed and at 16 bits elsewhere.

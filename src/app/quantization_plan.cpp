@@ -89,16 +89,22 @@ InputGroup input_group_of(Linear kind) {
 
 int sequential_step(InputGroup group) {
   switch (group) {
-    case InputGroup::attention_input: return 0;
+    case InputGroup::attention_input:
+      return 0;
     case InputGroup::query_latent:
-    case InputGroup::kv_latent: return 1;
-    case InputGroup::attention_output: return 2;
+    case InputGroup::kv_latent:
+      return 1;
+    case InputGroup::attention_output:
+      return 2;
     case InputGroup::mlp_input:
-    case InputGroup::expert_input: return 3;
+    case InputGroup::expert_input:
+      return 3;
     case InputGroup::shared_down:
     case InputGroup::dense_down:
-    case InputGroup::expert_down: return 4;
-    case InputGroup::lm_head_input: return 5;
+    case InputGroup::expert_down:
+      return 4;
+    case InputGroup::lm_head_input:
+      return 5;
   }
   fail("sequential_step: unknown input group ", static_cast<int>(group));
 }

@@ -58,9 +58,9 @@ std::vector<std::vector<size_t>> split_into_steps(const QuantizationPlan& plan, 
 // Steps 1 and 2 of the pass (quantize_pass.h) for `targets`, tensors of decoder layer `layer` in plan
 // order: one forward of the layer over every batch collects their inputs with the model's current
 // weights, then they are quantized and published, which sets them on the model.
-void quantize_targets(LayerPassWorld& world, CalibrationBatches& batches, const QuantizationPlan& plan,
-                      int64_t layer, const std::vector<size_t>& targets, const QuantizerSettings& settings,
-                      QuantizedWeights& store, const ChannelSets* channels, QuantizeReport& report) {
+void quantize_targets(LayerPassWorld& world, CalibrationBatches& batches, const QuantizationPlan& plan, int64_t layer,
+                      const std::vector<size_t>& targets, const QuantizerSettings& settings, QuantizedWeights& store,
+                      const ChannelSets* channels, QuantizeReport& report) {
   model::Model& model = world.model;
   const ModelConfig& config = model.config();
   const int rank = world.rank();
@@ -118,7 +118,8 @@ void quantize_targets(LayerPassWorld& world, CalibrationBatches& batches, const 
   for (const size_t i : targets) {
     const auto q = done.find(i);
     const auto original = originals.find(i);
-    publish(plan.targets[i], q == done.end() ? std::nullopt : std::optional<quant::QuantizedMatrix>(std::move(q->second)),
+    publish(plan.targets[i],
+            q == done.end() ? std::nullopt : std::optional<quant::QuantizedMatrix>(std::move(q->second)),
             original == originals.end() ? nullptr : &original->second, channels, store, &model, rank, world.comm);
   }
 }

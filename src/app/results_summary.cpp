@@ -86,12 +86,12 @@ json allocation_json(const config::Experiment& e, const std::optional<allocate::
                      const std::optional<ChannelAdjustmentPlan>& channels) {
   if (!allocation) return nullptr;
   json out = {{"method", allocate::to_string(allocation->method)},
-          {"scope", allocate::to_string(allocation->scope)},
-          {"target_bits", number(allocation->target_bits)},
-          {"candidate_bits", e.allocation.candidate_bits},
-          {"bits_experts", number(allocation->report.expert_mean_bits)},
-          {"bits_all_linear", number(allocation->report.all_linear_mean_bits)},
-          {"layer_bits_experts", allocation->report.layer_mean_bits}};
+              {"scope", allocate::to_string(allocation->scope)},
+              {"target_bits", number(allocation->target_bits)},
+              {"candidate_bits", e.allocation.candidate_bits},
+              {"bits_experts", number(allocation->report.expert_mean_bits)},
+              {"bits_all_linear", number(allocation->report.all_linear_mean_bits)},
+              {"layer_bits_experts", allocation->report.layer_mean_bits}};
   if (channels) {
     out["stored_bits_experts"] = number(channels->stored_expert_mean_bits);
     out["stored_bits_all_linear"] = number(channels->stored_all_linear_mean_bits);

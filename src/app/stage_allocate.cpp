@@ -110,6 +110,11 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
       }
     }
   }
+  // Rank 0: the bits the model stores with its cached channels, the baseline or adjusted to a novel set.
+  const auto stored_report = [&](const NovelAllocation* novel) {
+    return stored_bits(allocate::expert_params(input), context.allocation->bits, input.other_weights, plan,
+                       params_per_cached_channel(config), novel);
+  };
   for (const config::EvaluationSet& set : e.evaluation) {
     if (set.distribution != config::Distribution::novel || set.kind != config::EvalKind::perplexity) continue;
     RankModel& m = work.model();
@@ -135,8 +140,7 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     novel.changes = std::move(re.changes);
     novel.expert_mean_bits = re.allocation.report.expert_mean_bits;
     novel.all_linear_mean_bits = re.allocation.report.all_linear_mean_bits;
-    const allocate::BitsReport stored = stored_bits(allocate::expert_params(input), context.allocation->bits,
-                                                    input.other_weights, plan, params_per_cached_channel(config), &novel);
+    const allocate::BitsReport stored = stored_report(&novel);
     novel.stored_expert_mean_bits = stored.expert_mean_bits;
     novel.stored_all_linear_mean_bits = stored.all_linear_mean_bits;
     context.log << "allocate: novel distribution \"" << set.name << "\" (" << novel.windows
@@ -146,8 +150,7 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     plan.novel.push_back(std::move(novel));
   }
   if (root) {
-    const allocate::BitsReport stored = stored_bits(allocate::expert_params(input), context.allocation->bits,
-                                                    input.other_weights, plan, params_per_cached_channel(config), nullptr);
+    const allocate::BitsReport stored = stored_report(nullptr);
     plan.stored_expert_mean_bits = stored.expert_mean_bits;
     plan.stored_all_linear_mean_bits = stored.all_linear_mean_bits;
     context.log << "allocate: with its cached channels in full precision the quantized model stores "
@@ -170,9 +173,9 @@ void run_allocate_stage(RunContext& context) {
   MOQA_CHECK(uniform || context.calibration, "stage allocate: allocation.method = \"",
              config::name_of(e.allocation.method),
              "\" needs calibration statistics: add \"calibrate\" to experiment.stages",
-             e.runtime.resume ? " (runtime.resume found none to reuse in " + statistics_folder(e).string() +
-                                    ", see the line above)"
-                              : std::string(", or set runtime.resume = true to reuse those of an earlier run"));
+             e.runtime.resume
+                 ? " (runtime.resume found none to reuse in " + statistics_folder(e).string() + ", see the line above)"
+                 : std::string(", or set runtime.resume = true to reuse those of an earlier run"));
   const ModelConfig config = load_hf_config(e.model.path / "config.json");
   const allocate::AllocationOptions options = allocation_options(e);
   Workspace work{.experiment = e, .session = session, .ranked = std::nullopt, .tokenizer = std::nullopt};

@@ -290,7 +290,8 @@ void run_evaluate_stage(RunContext& context) {
     const std::string weights = which == EvaluatedModel::quantized
                                     ? context.quantized_weights->describe()
                                     : model::CheckpointWeights(e.model.path).describe();
-    write_model_group(*context.results, which, label_model(which, e, context.allocation, context.channel_adjustment), weights);
+    write_model_group(*context.results, which, label_model(which, e, context.allocation, context.channel_adjustment),
+                      weights);
   }
   for (const Job& job : jobs) {
     if (job.sets.empty()) continue;
@@ -298,9 +299,9 @@ void run_evaluate_stage(RunContext& context) {
     if (log)
       *log << "evaluate " << model_key(job.which) << " ("
            << label_model(job.which, e, context.allocation, context.channel_adjustment).method
-           << (job.adjusted ? cat(", channels adjusted to ", job.sets.front()->set->name) : std::string()) << "): "
-           << job.sets.size() << (job.sets.size() == 1 ? " set" : " sets") << " on " << ranks_text(session.size())
-           << ", " << ranked.backend->describe() << "\n";
+           << (job.adjusted ? cat(", channels adjusted to ", job.sets.front()->set->name) : std::string())
+           << "): " << job.sets.size() << (job.sets.size() == 1 ? " set" : " sets") << " on "
+           << ranks_text(session.size()) << ", " << ranked.backend->describe() << "\n";
     for (const PreparedSet* p : job.sets) {
       DatasetEvaluation d = evaluate_set(ranked, *p, job.which, context, log);
       if (job.adjusted) mark_adjusted(d, *p->set, context.channel_adjustment);
