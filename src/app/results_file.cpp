@@ -13,6 +13,7 @@
 #include "config/to_toml.h"
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/shell_quote.h"
 
 namespace moqa::app {
 
@@ -26,21 +27,6 @@ std::string utc_now() {
 }
 
 namespace {
-
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
-                          std::string::npos)
-    return arg;
-  std::string out = "'";
-  for (const char c : arg) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  out += '\'';
-  return out;
-}
 
 std::string mpi_library_version() {
   char text[MPI_MAX_LIBRARY_VERSION_STRING];

@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::shell_quoted;
+using test::toml_path;
 
 std::string mpiexec(int ranks) { return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS; }
 
@@ -39,8 +40,8 @@ fs::path write_experiment(const fs::path& dir, const fs::path& model_dir) {
   write_text(dir / "prose.txt", "It was the best of times, it was the worst of times; the age of wisdom. ", 3000);
   write_text(dir / "code.txt", "for (int i = 0; i < n; ++i) { total += values[i] * 2; }\n", 3000);
   const fs::path toml = dir / "experiment.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"calib-e2e\"\nseed = 3\noutput_dir = " << shell_quoted(dir / "out")
-                      << "\nstages = [\"calibrate\"]\n\n[model]\npath = " << shell_quoted(model_dir)
+  std::ofstream(toml) << "[experiment]\nname = \"calib-e2e\"\nseed = 3\noutput_dir = " << toml_path(dir / "out")
+                      << "\nstages = [\"calibrate\"]\n\n[model]\npath = " << toml_path(model_dir)
                       << "\ntokenizer = \"bytes\"\n\n"
                       << "[[calibration]]\nname = \"prose\"\npath = \"prose.txt\"\nsamples = 6\nseq_len = 32\n\n"
                       << "[[calibration]]\nname = \"code\"\npath = \"code.txt\"\nsamples = 5\nseq_len = 32\n\n"

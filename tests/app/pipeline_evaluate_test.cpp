@@ -41,6 +41,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::shell_quoted;
+using test::toml_path;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -126,11 +127,11 @@ void write_fp_experiment(const fs::path& dir, int sentences) {
     for (int i = 0; i < sentences; ++i) text << "Sentence " << i << " tells of rivers, hills and " << i % 7 << " towns.\n";
   }
   std::ofstream(dir / "experiment.toml")
-      << "[experiment]\nname = \"fp-e2e\"\nstages = [\"evaluate\"]\noutput_dir = " << shell_quoted(dir / "out")
-      << "\n\n[model]\npath = " << shell_quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << "[experiment]\nname = \"fp-e2e\"\nstages = [\"evaluate\"]\noutput_dir = " << toml_path(dir / "out")
+      << "\n\n[model]\npath = " << toml_path(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
       << "[[evaluation]]\nname = \"text\"\npath = \"text.txt\"\nseq_len = 64\ndistribution = \"known\"\n\n"
       << "[[evaluation]]\nname = \"arc\"\nkind = \"zero_shot\"\ntask = \"arc_easy\"\npath = "
-      << shell_quoted(test::data_dir() / "tasks" / "arc_easy.jsonl") << "\n\n"
+      << toml_path(test::data_dir() / "tasks" / "arc_easy.jsonl") << "\n\n"
       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\n";
 }
 
@@ -197,19 +198,19 @@ struct Sweep {
 std::vector<test::CommandResult> run_sweep(const fs::path& dir) {
   const fs::path c = trained() / "corpus_xz";
   std::ostringstream toml;
-  toml << "[experiment]\nname = \"allocation-e2e\"\nseed = 0\noutput_dir = " << shell_quoted(dir / "out") << "\n\n"
-       << "[model]\npath = " << shell_quoted(trained() / "mixtral-tiny") << "\n\n";
+  toml << "[experiment]\nname = \"allocation-e2e\"\nseed = 0\noutput_dir = " << toml_path(dir / "out") << "\n\n"
+       << "[model]\npath = " << toml_path(trained() / "mixtral-tiny") << "\n\n";
   for (const char* d : {"wiki", "shakespeare"})
-    toml << "[[calibration]]\nname = \"" << d << "\"\npath = " << shell_quoted(c / (std::string(d) + ".train.txt.xz"))
+    toml << "[[calibration]]\nname = \"" << d << "\"\npath = " << toml_path(c / (std::string(d) + ".train.txt.xz"))
          << "\nsamples = 16\nseq_len = 256\nmax_tokens = 200000\n\n";
   toml << "[allocation]\nmethod = \"uniform\"\ntarget_bits = 3.0\ncandidate_bits = [2, 3, 4]\n\n"
        << "[quantization]\nmethod = \"rtn\"\ngroup_size = 128\n\n";
   for (const char* d : {"wiki", "shakespeare", "code"})
-    toml << "[[evaluation]]\nname = \"" << d << "\"\npath = " << shell_quoted(c / (std::string(d) + ".test.txt.xz"))
+    toml << "[[evaluation]]\nname = \"" << d << "\"\npath = " << toml_path(c / (std::string(d) + ".test.txt.xz"))
          << "\nseq_len = 256\nmax_tokens = 16384\ndistribution = \"" << (std::string(d) == "code" ? "novel" : "known")
          << "\"\n\n";
   toml << "[[evaluation]]\nname = \"cloze_wiki\"\nkind = \"zero_shot\"\ntask = \"multiple_choice\"\npath = "
-       << shell_quoted(test::source_dir() / "experiments" / "data" / "cloze_wiki.jsonl")
+       << toml_path(test::source_dir() / "experiments" / "data" / "cloze_wiki.jsonl")
        << "\nlimit = 40\ndistribution = \"known\"\n\n"
        << "[runtime]\ndevice = \"cpu\"\nbatch_windows = 4\n\n"
        << "[sweep]\n\"allocation.method\" = [\"uniform\", \"budgeted\"]\n";

@@ -27,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::shell_quoted;
+using test::toml_path;
 
 std::string mpiexec(int ranks) {
   return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
@@ -44,9 +45,9 @@ fs::path write_experiment(const fs::path& dir, const std::string& name, const st
   write_text(dir / "code.txt", "for (int i = 0; i < n; ++i) { total += values[i] * 2; }\n", 3000);
   const fs::path toml = dir / (name + ".toml");
   std::ofstream(toml)
-      << "[experiment]\nname = \"" << name << "\"\nseed = 5\noutput_dir = " << shell_quoted(dir / name)
+      << "[experiment]\nname = \"" << name << "\"\nseed = 5\noutput_dir = " << toml_path(dir / name)
       << "\nstages = [\"calibrate\", \"allocate\", \"quantize\"]\n\n[model]\npath = "
-      << shell_quoted(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << toml_path(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
       << "[[calibration]]\nname = \"prose\"\npath = \"prose.txt\"\nsamples = 6\nseq_len = 24\n\n"
       << "[[calibration]]\nname = \"lists\"\npath = \"lists.txt\"\nsamples = 5\nseq_len = 24\n\n"
       << "[allocation]\n"

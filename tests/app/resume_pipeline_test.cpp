@@ -35,6 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::shell_quoted;
+using test::toml_path;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -64,15 +65,25 @@ method = "moqa"
 target_bits = 3.0
 )";
 
+// One thread, small batches, quiet, resuming.
+constexpr const char* kRuntime = R"(
+[runtime]
+device = "cpu"
+threads = 1
+batch_windows = 2
+progress_interval_s = 0
+resume = true
+)";
+
 // GPTQ with channel adjustment and a saved checkpoint, evaluated on a known
 // and a novel set.
 fs::path write_gptq_experiment(const fs::path& dir) {
   const fs::path toml = dir / "gptq.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << shell_quoted(dir / "gptq") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"gptq\"\nseed = 5\noutput_dir = " << toml_path(dir / "gptq") << R"(
 stages = ["calibrate", "allocate", "quantize", "evaluate"]
 
 [model]
-path = )" << shell_quoted(model_dir()) << R"(
+path = )" << toml_path(model_dir()) << R"(
 tokenizer = "bytes"
 
 )" << kCalibrationAndAllocation << R"(
@@ -95,45 +106,33 @@ path = "prose.txt"
 seq_len = 24
 max_tokens = 480
 
-[runtime]
-device = "cpu"
-threads = 1
-batch_windows = 2
-progress_interval_s = 0
-resume = true
-)";
+)" << kRuntime;
   return toml;
 }
 
 // Calibrate and allocate only (RTN checkpoints are covered by `uniform`).
 fs::path write_statistics_experiment(const fs::path& dir) {
   const fs::path toml = dir / "stats.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"stats\"\nseed = 5\noutput_dir = " << shell_quoted(dir / "stats") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"stats\"\nseed = 5\noutput_dir = " << toml_path(dir / "stats") << R"(
 stages = ["calibrate", "allocate"]
 
 [model]
-path = )" << shell_quoted(model_dir()) << R"(
+path = )" << toml_path(model_dir()) << R"(
 tokenizer = "bytes"
 
 )" << kCalibrationAndAllocation << R"(
-[runtime]
-device = "cpu"
-threads = 1
-batch_windows = 2
-progress_interval_s = 0
-resume = true
-)";
+)" << kRuntime;
   return toml;
 }
 
 // Uniform RTN needs no statistics: its checkpoint's key has no rank count.
 fs::path write_uniform_experiment(const fs::path& dir) {
   const fs::path toml = dir / "uniform.toml";
-  std::ofstream(toml) << "[experiment]\nname = \"uniform\"\noutput_dir = " << shell_quoted(dir / "uniform") << R"(
+  std::ofstream(toml) << "[experiment]\nname = \"uniform\"\noutput_dir = " << toml_path(dir / "uniform") << R"(
 stages = ["allocate", "quantize"]
 
 [model]
-path = )" << shell_quoted(model_dir()) << R"(
+path = )" << toml_path(model_dir()) << R"(
 tokenizer = "bytes"
 
 [allocation]

@@ -1,6 +1,8 @@
 #include "support/test_support.h"
 
+#include "config/read_context.h"
 #include "core/error.h"
+#include "core/shell_quote.h"
 
 #include <unistd.h>
 
@@ -57,17 +59,9 @@ CommandResult run_command(const std::string& command_line) {
   return result;
 }
 
-std::string shell_quoted(const std::filesystem::path& path) {
-  std::string out = "'";
-  for (const char c : path.string()) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  out += '\'';
-  return out;
-}
+std::string shell_quoted(const std::filesystem::path& path) { return shell_quote(path.string()); }
+
+std::string toml_path(const std::filesystem::path& path) { return config::toml_string_literal(path.string()); }
 
 std::string error_of(const std::function<void()>& action) {
   try {

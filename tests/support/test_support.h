@@ -21,8 +21,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run_command(const std::string& command_line);
-// `path` as one word of a POSIX shell command line (single-quoted, embedded quotes escaped).
+// `path` as one word of a POSIX shell command line (core/shell_quote.h).
 std::string shell_quoted(const std::filesystem::path& path);
+// `path` as a TOML string value, for experiment files the tests write.
+std::string toml_path(const std::filesystem::path& path);
 
 // The message of the moqa::Error that `action` throws; records a test failure and returns "" when it
 // throws nothing.
