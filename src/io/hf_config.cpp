@@ -164,12 +164,15 @@ class Keys {
     if (v.is_number()) return v.get<double>();
     wrong(key, v, expected);
   }
+  // Sizes and counts beyond 2^30 describe no real model; bounding them keeps every size computed from
+  // them (products of a few) inside int64.
+  static constexpr int64_t kLargest = int64_t{1} << 30;
   int64_t check_non_negative(std::string_view key, int64_t v) const {
-    if (v < 0) invalid(key, cat("is ", v, ", expected a non-negative integer"));
+    if (v < 0 || v > kLargest) invalid(key, cat("is ", v, ", expected a non-negative integer up to ", kLargest));
     return v;
   }
   int64_t check_positive(std::string_view key, int64_t v) const {
-    if (v <= 0) invalid(key, cat("is ", v, ", expected a positive integer"));
+    if (v <= 0 || v > kLargest) invalid(key, cat("is ", v, ", expected a positive integer up to ", kLargest));
     return v;
   }
 
@@ -482,49 +485,78 @@ ModelConfig load_hf_config(const std::filesystem::path& config_json) {
     case Arch::deepseek: keys = parse_deepseek(k, c); break;
   }
   validate(k, c, keys);
+  if (!parameter_count_fits(c))
+    fail(config_json.string(), ": the sizes in it describe more than 4e18 parameters, more than moqa can count");
   return c;
 }
 
-ParameterCounts parameter_counts(const ModelConfig& c) {
-  const int64_t d = c.hidden_size;
-  int64_t attention = 0;
+namespace {
+
+// The parameter count in any arithmetic type T: int64_t for the result, long double to check first that
+// the result fits (every size computed elsewhere is a part of it).
+template <class T>
+struct Counts {
+  T total = 0, routed_experts = 0, active_per_token = 0;
+};
+
+template <class T>
+Counts<T> count_parameters(const ModelConfig& c) {
+  // Every size as T before any product: the long double check must not overflow in int64 on the way.
+  const auto t = [](int64_t v) { return static_cast<T>(v); };
+  const T d = t(c.hidden_size), heads = t(c.num_heads), head_dim = t(c.head_dim), experts = t(c.num_experts);
+  T attention = 0;
   if (c.mla) {
     const auto& m = c.mla_dims;
-    const int64_t q_out = c.num_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim);
-    attention += m.q_lora_rank > 0 ? d * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * q_out : d * q_out;
-    attention += d * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank;
-    attention += m.kv_lora_rank * c.num_heads * (m.qk_nope_head_dim + m.v_head_dim);
-    attention += c.num_heads * m.v_head_dim * d;
-    if (c.qkv_bias) attention += m.q_lora_rank > 0 ? m.q_lora_rank : q_out;
-    if (c.qkv_bias) attention += m.kv_lora_rank + m.qk_rope_head_dim;
+    const T q_lora = t(m.q_lora_rank), kv_lora = t(m.kv_lora_rank), rope = t(m.qk_rope_head_dim);
+    const T q_out = heads * (t(m.qk_nope_head_dim) + rope);
+    attention += m.q_lora_rank > 0 ? d * q_lora + q_lora + q_lora * q_out : d * q_out;
+    attention += d * (kv_lora + rope) + kv_lora;
+    attention += kv_lora * heads * (t(m.qk_nope_head_dim) + t(m.v_head_dim));
+    attention += heads * t(m.v_head_dim) * d;
+    if (c.qkv_bias) attention += m.q_lora_rank > 0 ? q_lora : q_out;
+    if (c.qkv_bias) attention += kv_lora + rope;
   } else {
-    const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+    const T q = heads * head_dim, kv = t(c.num_kv_heads) * head_dim;
     attention += d * q + 2 * d * kv + q * d;
     if (c.qkv_bias) attention += q + 2 * kv;
-    if (c.qk_norm == QkNorm::per_head) attention += 2 * c.head_dim;
+    if (c.qk_norm == QkNorm::per_head) attention += 2 * head_dim;
     if (c.qk_norm == QkNorm::full) attention += q + kv;
   }
   if (c.o_bias) attention += d;
 
-  const int64_t expert = c.expert_parameter_count();
-  const int64_t dense_mlp = 3 * d * c.dense_intermediate_size;
-  const int64_t shared = 3 * d * c.shared_expert_intermediate_size + (c.shared_expert_gated ? d : 0);
-  const int64_t router = d * c.num_experts + (c.score_correction_bias ? c.num_experts : 0);
+  const T expert = 3 * d * t(c.expert_intermediate_size);  // ModelConfig::expert_parameter_count
+  const T dense_mlp = 3 * d * t(c.dense_intermediate_size);
+  const T shared = 3 * d * t(c.shared_expert_intermediate_size) + (c.shared_expert_gated ? d : 0);
+  const T router = d * experts + (c.score_correction_bias ? experts : 0);
 
-  ParameterCounts counts;
-  counts.total = c.vocab_size * d * (c.tie_word_embeddings ? 1 : 2) + d;  // embeddings, lm_head, final norm
+  Counts<T> counts;
+  counts.total = t(c.vocab_size) * d * (c.tie_word_embeddings ? 1 : 2) + d;  // embeddings, lm_head, final norm
   for (int64_t l = 0; l < c.num_layers; ++l) {
     counts.total += attention + 2 * d;
     if (c.is_moe_layer(l)) {
-      counts.total += router + shared + c.num_experts * expert;
-      counts.routed_experts += c.num_experts * expert;
-      counts.active_per_token -= (c.num_experts - c.top_k) * expert;
+      counts.total += router + shared + experts * expert;
+      counts.routed_experts += experts * expert;
+      counts.active_per_token -= (experts - t(c.top_k)) * expert;
     } else {
       counts.total += dense_mlp;
     }
   }
   counts.active_per_token += counts.total;
   return counts;
+}
+
+}  // namespace
+
+bool parameter_count_fits(const ModelConfig& config) {
+  const Counts<long double> wide = count_parameters<long double>(config);
+  constexpr long double kLimit = 4.0e18L;  // below INT64_MAX (9.2e18) with room for the per-bit totals' checks
+  return wide.total < kLimit && wide.routed_experts < kLimit;
+}
+
+ParameterCounts parameter_counts(const ModelConfig& config) {
+  MOQA_CHECK(parameter_count_fits(config), "model config: the dimensions describe more than 4e18 parameters");
+  const Counts<int64_t> n = count_parameters<int64_t>(config);
+  return {.total = n.total, .routed_experts = n.routed_experts, .active_per_token = n.active_per_token};
 }
 
 std::string describe(const ModelConfig& c) {

@@ -96,7 +96,11 @@ struct ParameterCounts {
   int64_t routed_experts = 0;    // all routed experts of all MoE layers
   int64_t active_per_token = 0;  // total minus the routed experts a token does not visit (top_k of num_experts)
 };
+// Throws moqa::Error when the counts would not fit (load_hf_config refuses such configs first).
 ParameterCounts parameter_counts(const ModelConfig& config);
+// Whether every parameter count of `config` stays below 4e18, so that sizes and parameter-bit totals
+// computed from it fit in int64.
+bool parameter_count_fits(const ModelConfig& config);
 
 // Parses and validates config.json. Unsupported model types, missing keys, wrong types and
 // inconsistent values throw moqa::Error naming the file and the key.

@@ -410,6 +410,25 @@ TEST_F(HfConfigVariants, WrongTypes) {
   expect_bad(j, {"\"rope_scaling.factor\"", "the string \"4\""});
 }
 
+// Sizes nobody's model has are refused before any size computed from them could overflow int64.
+TEST_F(HfConfigVariants, AbsurdSizesAreRefusedNotOverflowed) {
+  json j = base();
+  j["vocab_size"] = int64_t{1} << 40;
+  expect_bad(j, {"\"vocab_size\"", "is 1099511627776", "up to 1073741824"});
+  j = base();
+  j["shared_expert_intermediate_size"] = int64_t{1} << 31;
+  expect_bad(j, {"\"shared_expert_intermediate_size\"", "non-negative integer up to 1073741824"});
+  // Each size allowed, their product not: 2 x 2^30 x 2^30 embedding parameters alone.
+  j = base();
+  j["vocab_size"] = int64_t{1} << 30;
+  j["hidden_size"] = int64_t{1} << 30;
+  j["num_attention_heads"] = 1 << 20;
+  j["num_key_value_heads"] = 1 << 20;
+  expect_bad(j, {"more than 4e18 parameters"});
+  // An ordinary config fits.
+  EXPECT_TRUE(parameter_count_fits(load(deepseek_v3())));
+}
+
 TEST_F(HfConfigVariants, ImpossibleValues) {
   json j = base();
   j["num_key_value_heads"] = 3;
