@@ -136,8 +136,8 @@ TEST_F(AnalysisPipeline, AnalysisStatisticsAreConsistent) {
 
 TEST_F(AnalysisPipeline, PlotScriptWritesReadablePngs) {
   ASSERT_TRUE(fs::exists(results())) << run_.output;
-  if (test::run_command("/usr/bin/python3 -c 'import numpy, h5py, matplotlib'").exit_code != 0)
-    GTEST_SKIP() << "/usr/bin/python3 lacks numpy, h5py or matplotlib: plot_analysis.py not tested";
+  MOQA_REQUIRE(test::run_command("/usr/bin/python3 -c 'import numpy, h5py, matplotlib'").exit_code == 0,
+               "/usr/bin/python3 lacks numpy, h5py or matplotlib: plot_analysis.py not tested");
   const fs::path script = test::source_dir() / "scripts" / "plot_analysis.py";
   const auto help = test::run_command("/usr/bin/python3 " + shell_quoted(script) + " --help");
   EXPECT_EQ(help.exit_code, 0) << help.output;

@@ -522,7 +522,7 @@ TEST(QuantCheckpoint, DequantizedExportHoldsTheOriginalNamesAndValues) {
 }
 
 TEST(QuantCheckpoint, NumpyReadsTheDequantizedExport) {
-  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 not found";
+  MOQA_REQUIRE(fs::exists("/usr/bin/python3"), "/usr/bin/python3 not found: the export is not read back by numpy");
   const ExportFixture f = make_export_fixture("qckpt-numpy");
   const fs::path out = f.quantized_dir.parent_path() / "export";
   export_dequantized(open_quantized_checkpoint(f.quantized_dir), out, {io::DType::BF16, 700});
@@ -569,7 +569,7 @@ assert index["metadata"]["total_size"] == total
 print("OK")
 )PY");
   const auto result = moqa::test::run_command(cat("/usr/bin/python3 ", script.string(), " ", out.string()));
-  if (result.exit_code == 77) GTEST_SKIP() << "numpy is not available to /usr/bin/python3";
+  MOQA_REQUIRE(result.exit_code != 77, "numpy is not available to /usr/bin/python3: the export is not read back");
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
   std::istringstream lines(result.output);

@@ -1,6 +1,8 @@
 #pragma once
-// Paths and helpers shared by the tests. Assets from ../shared/assets are optional: a test that needs
-// one calls MOQA_REQUIRE_ASSET, which skips with a visible reason when it is missing (never a silent pass).
+// Paths and helpers shared by the tests. Assets from ../shared/assets are optional for people running the
+// suite without them: a test that needs one calls MOQA_REQUIRE_ASSET, which skips with a visible reason when
+// it is missing (never a silent pass). In CI (CI=true in the environment; .ci/run sets it) the assets and
+// every tool scripts/install-deps.sh installs are always present, so there a missing one fails the test.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -30,9 +32,30 @@ std::string toml_path(const std::filesystem::path& path);
 // throws nothing.
 std::string error_of(const std::function<void()>& action);
 
+// True when the environment variable CI is set to anything but "", "0" or "false" (GitHub Actions, GitLab
+// and .ci/run set CI=true). There a missing asset or tool is a failure, not a skip.
+bool running_in_ci();
+// The message for a requirement that is not met: what is missing, and why it fails in CI or how to provide
+// it elsewhere.
+std::string unmet_requirement(const std::string& what);
+
 }  // namespace moqa::test
 
-#define MOQA_REQUIRE_ASSET(path)                                                      \
-  do {                                                                                \
-    if (!std::filesystem::exists(path)) GTEST_SKIP() << "asset not found: " << (path); \
+// Skips the test (fails it in CI) when `condition` is false; `what` names what is missing and what is
+// therefore not tested. For the optional tools of scripts/install-deps.sh (python3 with numpy, h5py,
+// matplotlib) and other things CI always has. Only in a function returning void (a TEST body).
+#define MOQA_REQUIRE(condition, what)                                                     \
+  do {                                                                                    \
+    if (!(condition)) {                                                                   \
+      if (::moqa::test::running_in_ci()) FAIL() << ::moqa::test::unmet_requirement(what); \
+      GTEST_SKIP() << ::moqa::test::unmet_requirement(what);                              \
+    }                                                                                     \
+  } while (false)
+
+// A file or folder under assets_dir() (or anywhere) the test cannot run without.
+#define MOQA_REQUIRE_ASSET(asset)                                      \
+  do {                                                                 \
+    const ::std::filesystem::path moqa_required_asset_ = (asset);      \
+    MOQA_REQUIRE(::std::filesystem::exists(moqa_required_asset_),      \
+                 "asset not found: " + moqa_required_asset_.string()); \
   } while (false)
