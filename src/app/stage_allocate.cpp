@@ -125,6 +125,8 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
                                      .comm = session.world(),
                                      .plan = m.plan,
                                      .batch_windows = e.runtime.batch_windows,
+                                     .sensitivity_group_size = e.quantization.group_size,
+                                     .sensitivity_symmetric = e.quantization.symmetric,
                                      .progress = root ? &context.log : nullptr,
                                      .progress_interval_s = progress_interval_s(e.runtime)};
     const analysis::DistributionStatistics stats = analysis::measure_distribution(world, sample, e.analysis);

@@ -67,11 +67,7 @@ eval::ZeroShotOptions zero_shot_options(const config::Experiment& e, const confi
 
 data::TaskFormat task_format(const config::EvaluationSet& set) {
   MOQA_CHECK(set.task.has_value(), "evaluation \"", set.name, "\": kind = \"zero_shot\" without a task");
-  // The experiment and the task loader spell every task the same way.
-  const std::optional<data::TaskFormat> format = data::parse_task_format(config::name_of(*set.task));
-  MOQA_CHECK(format.has_value(), "evaluation \"", set.name, "\": task \"", config::name_of(*set.task),
-             "\" has no task loader");
-  return *format;
+  return *set.task;
 }
 
 // Every rank reads and tokenizes the data itself: the model's weights already require every rank to see
@@ -95,7 +91,7 @@ PreparedSet prepare_set(const config::Experiment& e, size_t index, const Tokeniz
                set.keep_partial_last ? "" : " (set keep_partial_last = true to score a shorter window)");
     p.share = data::shard_range(static_cast<int64_t>(p.windows.size()), session.rank(), session.size());
   } else {
-    p.task = data::load_task(set.path, task_format(set), set.limit);
+    p.task = data::load_task(set.path, task_format(set), set.limit, set.labels);
     p.share = data::shard_range(static_cast<int64_t>(p.task->examples.size()), session.rank(), session.size());
     p.options = zero_shot_options(e, set, tokenizer, model_config);
     p.plan = eval::plan_zero_shot(tokenizer, *p.task, p.share, p.options, model_config.max_position_embeddings);

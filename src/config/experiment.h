@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "data/task_format.h"
+
 namespace moqa::config {
 
 // Stages run in this order whatever order the TOML lists them in.
@@ -29,7 +31,6 @@ enum class QuantMethod { rtn, gptq };
 // Groups of weights, used both for "what stays in full precision" and "what counts in the average".
 enum class WeightGroup { experts, shared_experts, attention, router, dense_layers, embeddings, lm_head };
 enum class EvalKind { perplexity, zero_shot };
-enum class ZeroShotTask { arc_challenge, arc_easy, rte, piqa, copa, cb, multiple_choice };
 enum class Distribution { known, novel };
 enum class Device { automatic, cpu, cuda };
 
@@ -56,10 +57,14 @@ MOQA_ENUM_NAMES(QuantMethod, "rtn", "gptq");
 MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router", "dense_layers", "embeddings",
                 "lm_head");
 MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
-MOQA_ENUM_NAMES(ZeroShotTask, "arc_challenge", "arc_easy", "rte", "piqa", "copa", "cb", "multiple_choice");
 MOQA_ENUM_NAMES(Distribution, "known", "novel");
 MOQA_ENUM_NAMES(Device, "auto", "cpu", "cuda");
 #undef MOQA_ENUM_NAMES
+// Zero-shot tasks are the task loader's own enum (data/task_format.h), spelled as it spells them.
+template <>
+struct EnumNames<data::TaskFormat> {
+  static constexpr auto names = data::kTaskFormatNames;
+};
 
 template <class E>
 constexpr std::string_view name_of(E value) {
@@ -177,7 +182,10 @@ struct EvaluationSet {
   std::filesystem::path path;
   TextFormat format = TextFormat::text;  // default: jsonl for zero_shot and *.jsonl[.xz], else text
   std::string field = "text";
-  std::optional<ZeroShotTask> task;      // zero_shot only
+  std::optional<data::TaskFormat> task;  // zero_shot only
+  // zero_shot, piqa: the separate labels file (one label per line, in record order); default <stem>-labels.lst
+  // beside <stem>.jsonl when it exists (PIQA's release: dev.jsonl + dev-labels.lst); empty: labels in the records
+  std::filesystem::path labels;
   Distribution distribution = Distribution::novel;  // default: known iff path is a calibration path
   int64_t seq_len = 512;
   int64_t stride = 512;                  // default seq_len

@@ -12,7 +12,7 @@ namespace {
 template <class T>
 constexpr bool is_string_valued() {
   return std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path> || std::is_enum_v<T> ||
-         std::is_same_v<T, std::optional<ZeroShotTask>>;
+         std::is_same_v<T, std::optional<data::TaskFormat>>;
 }
 
 // Visitor that records key names and kinds instead of reading anything.

@@ -77,6 +77,7 @@ void visit(V& v, AnalysisSection& s) {
   v("channel_significance", s.channel_significance, Rule{});
   v("router_weighted", s.router_weighted, Rule{});
   v("token_reweighting", s.token_reweighting, Rule{.min = 0.0});
+  v("sensitivity_bits", s.sensitivity_bits, Rule{.allowed_ints = supported_bits_rule()});
   v("fit", s.fit, Rule{});
   v("channel_fraction", s.channel_fraction, Rule{.min = 0.0, .max = 1.0, .min_exclusive = true});
   v("channel_measure", s.channel_measure, Rule{});

@@ -125,6 +125,36 @@ void resolve_quantization(Experiment& e, ReadContext& /*context*/) {
   if (e.quantization.group_size < 0) e.quantization.group_size = 0;  // -1 and 0 both mean per-channel
 }
 
+// PIQA's release keeps its labels beside the records: dev.jsonl + dev-labels.lst, train.jsonl + train-labels.lst.
+std::filesystem::path default_labels_path(const std::filesystem::path& records) {
+  const std::string name = records.filename().string();
+  for (const std::string_view extension : {".jsonl", ".jsonl.xz"})
+    if (ends_with(name, extension))
+      return records.parent_path() / cat(name.substr(0, name.size() - extension.size()), "-labels.lst");
+  return {};
+}
+
+// [[evaluation]] labels: only for piqa; unset, the release's file beside the records when it exists;
+// "none": the labels are in the records.
+void resolve_labels(EvaluationSet& set, const std::string& prefix, ReadContext& context) {
+  const bool piqa = set.kind == EvalKind::zero_shot && set.task == data::TaskFormat::piqa;
+  if (context.present(prefix + "labels")) {
+    // (A zero_shot set without a task has its own error.)
+    if (!piqa && !set.labels.empty() && (set.task || set.kind == EvalKind::perplexity) && context.valid(prefix + "kind") &&
+        context.valid(prefix + "task") && context.valid(prefix + "labels"))
+      context.error(context.where(prefix + "labels"), prefix + "labels",
+                    cat("found a labels file with ",
+                        set.task ? cat("task = \"", name_of(*set.task), "\"") : std::string("kind = \"perplexity\""),
+                        ", expected labels only with task = \"piqa\" (PIQA's release keeps its labels in a "
+                        "separate file; the other tasks carry them in their records)"));
+    return;
+  }
+  if (!piqa) return;
+  const std::filesystem::path candidate = default_labels_path(set.path);
+  std::error_code ec;
+  if (!candidate.empty() && std::filesystem::is_regular_file(candidate, ec)) set.labels = candidate;
+}
+
 void resolve_evaluation(Experiment& e, ReadContext& context) {
   for (size_t i = 0; i < e.evaluation.size(); ++i) {
     auto& set = e.evaluation[i];
@@ -134,7 +164,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
       set.format = zero_shot ? TextFormat::jsonl : format_from_extension(set.path);
     const bool kind_ok = context.valid(prefix + "kind");
     if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task")) {
-      const auto& tasks = EnumNames<ZeroShotTask>::names;
+      const auto& tasks = EnumNames<data::TaskFormat>::names;
       context.error(context.where(prefix.substr(0, prefix.size() - 1)), prefix + "task",
                     cat("missing, expected one of ", quoted_list(std::vector<std::string>(tasks.begin(), tasks.end())),
                         " because kind = \"zero_shot\""));
@@ -143,6 +173,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
       context.error(context.where(prefix + "task"), prefix + "task",
                     cat("found \"", name_of(*set.task), "\" with kind = \"perplexity\", expected no task "
                         "(task is for kind = \"zero_shot\")"));
+    resolve_labels(set, prefix, context);
     if (kind_ok && zero_shot && set.format != TextFormat::jsonl && context.valid(prefix + "format"))
       context.error(context.where(prefix + "format"), prefix + "format",
                     "found \"text\" with kind = \"zero_shot\", expected \"jsonl\" (one task example per line)");

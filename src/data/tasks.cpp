@@ -1,6 +1,10 @@
 #include "data/tasks.h"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
+#include <optional>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -13,9 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 7> kTaskNames{"arc_challenge", "arc_easy", "piqa",           "copa",
-                                                     "rte",           "cb",       "multiple_choice"};
-
 std::string_view strip(std::string_view text) {
   while (!text.empty() && is_ascii_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_ascii_space(text.back())) text.remove_suffix(1);
@@ -23,10 +24,16 @@ std::string_view strip(std::string_view text) {
 }
 
 // One record being read: every accessor names file:line and the field when the record is wrong.
+// A label read from a separate labels file for the record (PIQA's release), with where it was read.
+struct ExternalLabel {
+  int64_t value = 0;
+  std::string where;  // "dev-labels.lst:17"
+};
+
 class Record {
  public:
-  Record(const std::filesystem::path& path, const JsonlLine& line)
-      : path_(path), line_(line.number), value_(parse_jsonl_object(path, line)) {}
+  Record(const std::filesystem::path& path, const JsonlLine& line, std::optional<ExternalLabel> external = {})
+      : path_(path), line_(line.number), value_(parse_jsonl_object(path, line)), external_(std::move(external)) {}
 
   int64_t line() const { return line_; }
   std::string where() const { return cat(path_.string(), ":", line_); }
@@ -49,17 +56,27 @@ class Record {
     for (size_t i = 0; i < value.size(); ++i) out.push_back(as_string(value[i], cat(name, "[", i, "]")));
     return out;
   }
-  // An integer label in [0, count). Hugging Face exports unlabelled test splits with label -1: say so.
-  int64_t label(const char* key, int64_t count) const {
-    const json& value = field(key);
-    if (!value.is_number_integer())
-      fail(where(), ": field \"", key, "\": expected an integer in [0, ", count, "), found ", describe(value));
-    const int64_t label = value.get<int64_t>();
-    if (label < 0 || label >= count) {
-      fail(where(), ": field \"", key, "\": expected an integer in [0, ", count, "), found ", label,
-           label == -1 ? " (an unlabelled test split? use the validation split)" : "");
+  // A member of a nested object field, named "question.stem" in messages.
+  const json& member(const json& object, const char* key, const std::string& name) const {
+    const auto it = object.find(key);
+    if (it == object.end()) fail(where(), ": missing field \"", name, "\"");
+    return *it;
+  }
+  // A label in [0, count): an integer (Hugging Face exports class labels as integers; unlabelled test splits
+  // as -1: say so) or, when `names` are given, one of them (the original SuperGLUE files spell labels out).
+  // With a labels file the record's own label is optional and must agree with the file's.
+  // `missing_hint` is appended to the "missing field" message.
+  int64_t label(const char* key, int64_t count, std::span<const std::string_view> names = {},
+                std::string_view missing_hint = {}) const {
+    if (!has(key)) {
+      if (external_) return external_->value;
+      fail(where(), ": missing field \"", key, "\"", missing_hint);
     }
-    return label;
+    const int64_t own = parse_label(key, count, names);
+    if (external_ && own != external_->value)
+      fail(where(), ": field \"", key, "\" is ", own, " but the labels file says ", external_->value, " (",
+           external_->where, ")");
+    return own;
   }
   std::string non_empty_string(const char* key) const {
     std::string text = string(key);
@@ -68,6 +85,26 @@ class Record {
   }
 
  private:
+  int64_t parse_label(const char* key, int64_t count, std::span<const std::string_view> names) const {
+    const json& value = field(key);
+    std::string expected = cat("an integer in [0, ", count, ")");
+    if (!names.empty()) {
+      expected += " or one of";
+      for (size_t i = 0; i < names.size(); ++i) expected += cat(i ? ", \"" : " \"", names[i], "\"");
+      if (value.is_string()) {
+        const auto it = std::find(names.begin(), names.end(), value.get<std::string>());
+        if (it != names.end()) return static_cast<int64_t>(it - names.begin());
+      }
+    }
+    if (!value.is_number_integer()) fail(where(), ": field \"", key, "\": expected ", expected, ", found ", describe(value));
+    const int64_t label = value.get<int64_t>();
+    if (label < 0 || label >= count) {
+      fail(where(), ": field \"", key, "\": expected ", expected, ", found ", label,
+           label == -1 ? " (an unlabelled test split? use the validation split)" : "");
+    }
+    return label;
+  }
+
   static std::string describe(const json& value) {
     std::string text = value.dump();
     if (text.size() > 60) text = text.substr(0, 57) + "...";
@@ -77,6 +114,7 @@ class Record {
   const std::filesystem::path& path_;
   int64_t line_;
   json value_;
+  std::optional<ExternalLabel> external_;
 };
 
 // lm-eval's " " + convert_choice(choice): choice[0].lower() + choice[1:], for an ASCII first letter
@@ -92,38 +130,66 @@ std::string drop_last_code_point(std::string_view text) {
   return std::string(text.substr(0, text.empty() ? 0 : tokenizer::previous_char_start(text, text.size())));
 }
 
-ChoiceExample arc(const Record& r) {
+// The answer's index among the choices' labels.
+int64_t answer_index(const Record& r, const std::vector<std::string>& label_names, const char* labels_field) {
+  const std::string key = r.string("answerKey");
+  const auto it = std::find(label_names.begin(), label_names.end(), key);
+  if (it != label_names.end()) return static_cast<int64_t>(it - label_names.begin());
+  std::string known;
+  for (const std::string& l : label_names) known += (known.empty() ? "" : ", ") + l;
+  fail(r.where(), ": field \"answerKey\": \"", key, "\" is not one of ", labels_field, " (", known, ")");
+}
+
+// The AI2 release: {"question": {"stem": str, "choices": [{"text": str, "label": str}, ...]}, "answerKey": str}.
+ChoiceExample arc_release(const Record& r, const json& question) {
   ChoiceExample e;
-  e.context = cat("Question: ", r.string("question"), "\nAnswer:");
+  e.context = cat("Question: ", r.as_string(r.member(question, "stem", "question.stem"), "question.stem"), "\nAnswer:");
+  const json& choices = r.member(question, "choices", "question.choices");
+  if (!choices.is_array())
+    fail(r.where(), ": field \"question.choices\": expected an array of {\"text\", \"label\"} objects");
+  std::vector<std::string> label_names;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const std::string name = cat("question.choices[", i, "]");
+    if (!choices[i].is_object()) fail(r.where(), ": field \"", name, "\": expected an object {\"text\", \"label\"}");
+    e.choices.push_back(r.as_string(r.member(choices[i], "text", name + ".text"), name + ".text"));
+    label_names.push_back(r.as_string(r.member(choices[i], "label", name + ".label"), name + ".label"));
+  }
+  e.gold = answer_index(r, label_names, "question.choices[].label");
+  return e;
+}
+
+// The Hugging Face export: {"question": str, "choices": {"text": [str], "label": [str]}, "answerKey": str}.
+ChoiceExample arc_export(const Record& r, const json& question) {
+  ChoiceExample e;
+  e.context = cat("Question: ", r.as_string(question, "question"), "\nAnswer:");
   const json& choices = r.field("choices");
   if (!choices.is_object())
     fail(r.where(), ": field \"choices\": expected an object {\"text\": [...], \"label\": [...]}");
-  const auto text = choices.find("text"), labels = choices.find("label");
-  if (text == choices.end()) fail(r.where(), ": missing field \"choices.text\"");
-  if (labels == choices.end()) fail(r.where(), ": missing field \"choices.label\"");
-  e.choices = r.strings(*text, "choices.text");
-  const std::vector<std::string> label_names = r.strings(*labels, "choices.label");
+  e.choices = r.strings(r.member(choices, "text", "choices.text"), "choices.text");
+  const std::vector<std::string> label_names = r.strings(r.member(choices, "label", "choices.label"), "choices.label");
   if (label_names.size() != e.choices.size()) {
     fail(r.where(), ": field \"choices.label\": expected one label per choice (", e.choices.size(), "), found ",
          label_names.size());
   }
-  const std::string key = r.string("answerKey");
-  e.gold = -1;
-  for (size_t i = 0; i < label_names.size() && e.gold < 0; ++i)
-    if (label_names[i] == key) e.gold = static_cast<int64_t>(i);
-  if (e.gold < 0) {
-    std::string known;
-    for (const std::string& l : label_names) known += (known.empty() ? "" : ", ") + l;
-    fail(r.where(), ": field \"answerKey\": \"", key, "\" is not one of choices.label (", known, ")");
-  }
+  e.gold = answer_index(r, label_names, "choices.label");
   return e;
+}
+
+ChoiceExample arc(const Record& r) {
+  const json& question = r.field("question");
+  if (question.is_object()) return arc_release(r, question);
+  if (question.is_string()) return arc_export(r, question);
+  fail(r.where(), ": field \"question\": expected a string (Hugging Face export) or an object {\"stem\", ",
+       "\"choices\"} (AI2 release), found ", question.type_name());
 }
 
 ChoiceExample piqa(const Record& r) {
   ChoiceExample e;
   e.context = cat("Question: ", r.string("goal"), "\nAnswer:");
   e.choices = {r.string("sol1"), r.string("sol2")};
-  e.gold = r.label("label", 2);
+  e.gold = r.label("label", 2, {},
+                   " (PIQA's release keeps its labels in a separate file, one per line: name it with the "
+                   "[[evaluation]] key labels, or pass it to load_task)");
   return e;
 }
 
@@ -147,7 +213,8 @@ ChoiceExample rte(const Record& r) {
   e.context = glue ? cat(r.string("sentence1"), "\nQuestion: ", r.string("sentence2"), " True or False?\nAnswer:")
                    : cat(r.string("premise"), "\nQuestion: ", r.string("hypothesis"), " True or False?\nAnswer:");
   e.choices = {"True", "False"};
-  e.gold = r.label("label", 2);
+  static constexpr std::array<std::string_view, 2> kNames{"entailment", "not_entailment"};
+  e.gold = r.label("label", 2, kNames);
   return e;
 }
 
@@ -155,7 +222,8 @@ ChoiceExample cb(const Record& r) {
   ChoiceExample e;
   e.context = cat(r.string("premise"), "\nQuestion: ", r.string("hypothesis"), ". True, False, or Neither?\nAnswer:");
   e.choices = {"True", "False", "Neither"};
-  e.gold = r.label("label", 3);
+  static constexpr std::array<std::string_view, 3> kNames{"entailment", "contradiction", "neutral"};
+  e.gold = r.label("label", 3, kNames);
   return e;
 }
 
@@ -168,6 +236,25 @@ ChoiceExample multiple_choice(const Record& r) {
   e.gold = r.label("gold", static_cast<int64_t>(e.choices.size()));
   if (r.has("target_delimiter")) e.target_delimiter = r.string("target_delimiter");
   return e;
+}
+
+// One integer label in [0, count) per line (a final newline is optional), as PIQA's *-labels.lst.
+std::vector<ExternalLabel> read_labels(const std::filesystem::path& path, int64_t count) {
+  const std::string text = read_text(path);
+  std::vector<ExternalLabel> labels;
+  size_t begin = 0;
+  for (int64_t number = 1; begin < text.size(); ++number) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line = strip(std::string_view(text).substr(begin, end - begin));
+    begin = end + 1;
+    int64_t value = -1;
+    const auto [next, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (ec != std::errc() || next != line.data() + line.size() || value < 0 || value >= count)
+      fail(path.string(), ":", number, ": expected an integer label in [0, ", count, "), found \"", line, "\"");
+    labels.push_back({value, cat(path.string(), ":", number)});
+  }
+  return labels;
 }
 
 ChoiceExample read_example(const Record& r, TaskFormat format) {
@@ -191,14 +278,6 @@ ChoiceExample read_example(const Record& r, TaskFormat format) {
 
 }  // namespace
 
-std::string_view task_format_name(TaskFormat format) { return kTaskNames.at(static_cast<size_t>(format)); }
-
-std::optional<TaskFormat> parse_task_format(std::string_view name) {
-  for (size_t i = 0; i < kTaskNames.size(); ++i)
-    if (kTaskNames[i] == name) return static_cast<TaskFormat>(i);
-  return std::nullopt;
-}
-
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 int64_t count_code_points(std::string_view utf8) {
@@ -207,21 +286,33 @@ int64_t count_code_points(std::string_view utf8) {
   return count;
 }
 
-ChoiceTask load_task(const std::filesystem::path& path, TaskFormat format, int64_t limit) {
+ChoiceTask load_task(const std::filesystem::path& path, TaskFormat format, int64_t limit,
+                     const std::filesystem::path& labels) {
   MOQA_CHECK(limit >= 0, path.string(), ": task limit must be >= 0 (0 = all examples), got ", limit);
+  MOQA_CHECK(labels.empty() || format == TaskFormat::piqa, labels.string(), ": a separate labels file is read for task ",
+             "\"piqa\" only (PIQA's release), not for \"", task_format_name(format), "\"");
   ChoiceTask task;
   task.format = format;
   task.source = path;
+  task.labels = labels;
   task.lm_eval_reports_acc_norm =
       format == TaskFormat::arc_challenge || format == TaskFormat::arc_easy || format == TaskFormat::piqa;
-  for (const JsonlLine& line : read_jsonl_lines(path)) {
+  task.f1_classes = format == TaskFormat::cb ? 3 : 0;
+  const std::vector<JsonlLine> lines = read_jsonl_lines(path);
+  std::vector<ExternalLabel> external;
+  if (!labels.empty()) {
+    external = read_labels(labels, 2);
+    MOQA_CHECK(external.size() == lines.size(), path.string(), " has ", lines.size(), " records but ",
+               labels.string(), " has ", external.size(), " labels, expected one label per record, in record order");
+  }
+  for (size_t i = 0; i < lines.size(); ++i) {
     if (limit > 0 && static_cast<int64_t>(task.examples.size()) == limit) break;
-    const Record record(path, line);
+    const Record record(path, lines[i], external.empty() ? std::nullopt : std::optional(external[i]));
     ChoiceExample example = read_example(record, format);
     example.line = record.line();
-    for (size_t i = 0; i < example.choices.size(); ++i) {
-      if (example.choices[i].empty())
-        fail(record.where(), ": choice ", i, " is empty (acc_norm divides by its length)");
+    for (size_t c = 0; c < example.choices.size(); ++c) {
+      if (example.choices[c].empty())
+        fail(record.where(), ": choice ", c, " is empty (acc_norm divides by its length)");
     }
     task.examples.push_back(std::move(example));
   }

@@ -67,13 +67,10 @@ TEST(AllocateFuzzyCMeans, MembershipsAreADistributionPerPoint) {
   }
 }
 
-TEST(AllocateFuzzyCMeans, DeterministicForSeedAndStableAcrossSeeds) {
+// (No test that a seed gives the same result twice: fuzzy_cmeans is a pure single-threaded function.)
+TEST(AllocateFuzzyCMeans, StableAcrossSeeds) {
   const std::vector<double> values = four_groups(nullptr);
   const FuzzyCMeansResult a = fuzzy_cmeans(values, FuzzyCMeansOptions{});
-  const FuzzyCMeansResult b = fuzzy_cmeans(values, FuzzyCMeansOptions{});
-  EXPECT_EQ(a.centers, b.centers);
-  EXPECT_EQ(a.membership, b.membership);
-  EXPECT_EQ(a.iterations, b.iterations);
   FuzzyCMeansOptions other;
   other.seed = 99;
   const FuzzyCMeansResult c = fuzzy_cmeans(values, other);

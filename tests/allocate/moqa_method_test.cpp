@@ -105,17 +105,6 @@ TEST(AllocateMoqa, PerLayerVersusGlobalScope) {
   EXPECT_EQ(global.bits[1].back(), 8);
 }
 
-TEST(AllocateMoqa, DeterministicAcrossRuns) {
-  SplitMix64 rng{5};
-  std::vector<std::vector<double>> significance(3);
-  for (auto& layer : significance)
-    for (int e = 0; e < 32; ++e) layer.push_back(rng.next_unit() / 32.0);
-  const Allocation a = allocate(make_input(significance), moqa_options());
-  const Allocation b = allocate(make_input(significance), moqa_options());
-  EXPECT_EQ(a.bits, b.bits);
-  EXPECT_EQ(a.membership, b.membership);
-}
-
 TEST(AllocateMoqa, AllEqualSignificanceGivesTheWidthTheTargetAllows) {
   AllocationOptions options = moqa_options();
   options.target_bits = 4.5;

@@ -112,8 +112,7 @@ Reference reference(const config::EvaluationSet& set, std::shared_ptr<const mode
                                                {.seq_len = set.seq_len, .stride = set.stride, .batch_windows = 3,
                                                 .keep_partial_last = set.keep_partial_last});
   } else {
-    const auto format = *data::parse_task_format(config::name_of(*set.task));
-    out.zero_shot = eval::evaluate_zero_shot(model, bytes, data::load_task(set.path, format, set.limit),
+    out.zero_shot = eval::evaluate_zero_shot(model, bytes, data::load_task(set.path, *set.task, set.limit, set.labels),
                                              {.max_length = set.seq_len,
                                               .batch_sequences = 3,
                                               // byte tokens: the stage conditions empty contexts on the model's BOS

@@ -218,7 +218,7 @@ statistics_from = "calibrated"
   EXPECT_TRUE(e.evaluation[0].keep_partial_last);
   EXPECT_EQ(e.evaluation[1].kind, EvalKind::zero_shot);
   EXPECT_EQ(e.evaluation[1].format, TextFormat::jsonl);
-  EXPECT_EQ(e.evaluation[1].task, ZeroShotTask::piqa);
+  EXPECT_EQ(e.evaluation[1].task, data::TaskFormat::piqa);
   EXPECT_EQ(e.evaluation[1].distribution, Distribution::known);
   EXPECT_EQ(e.evaluation[1].limit, 100);
   EXPECT_EQ(e.runtime.device, Device::cpu);
@@ -505,6 +505,24 @@ TEST_F(ConfigTest, ZeroShotNeedsATaskAndPerplexityMustNotHaveOne) {
   EXPECT_EQ(error(minimal() + "kind = \"zero_shot\"\ntask = \"rte\"\nformat = \"text\"\n"),
             where(16, 10) + ": evaluation.0.format: found \"text\" with kind = \"zero_shot\", expected \"jsonl\" (one "
                             "task example per line)");
+}
+
+TEST_F(ConfigTest, PiqaLabelsDefaultToTheReleaseFileBesideTheRecords) {
+  touch(dir_ / "data" / "dev.jsonl", "{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\"}\n");
+  touch(dir_ / "data" / "dev-labels.lst", "0\n");
+  const std::string piqa = minimal() + "kind = \"zero_shot\"\ntask = \"piqa\"\n";
+  EXPECT_EQ(parse(piqa, {"evaluation.0.path=data/dev.jsonl"}).evaluation[0].labels, dir_ / "data" / "dev-labels.lst");
+  // No <stem>-labels.lst beside the records: the labels are expected in the records.
+  EXPECT_TRUE(parse(piqa, {"evaluation.0.path=data/c.jsonl"}).evaluation[0].labels.empty());
+  EXPECT_EQ(parse(piqa + "labels = \"data/a.txt\"\n", {"evaluation.0.path=data/dev.jsonl"}).evaluation[0].labels,
+            dir_ / "data" / "a.txt");
+  EXPECT_THAT(error(piqa + "labels = \"data/none.lst\"\n"),
+              AllOf(StartsWith(where(16, 10) + ": evaluation.0.labels:"), HasSubstr("which does not exist")));
+  EXPECT_EQ(error(minimal() + "kind = \"zero_shot\"\ntask = \"rte\"\nlabels = \"data/a.txt\"\n"),
+            where(16, 10) + ": evaluation.0.labels: found a labels file with task = \"rte\", expected labels only with "
+                            "task = \"piqa\" (PIQA's release keeps its labels in a separate file; the other tasks "
+                            "carry them in their records)");
+  EXPECT_THAT(error(minimal() + "labels = \"data/a.txt\"\n"), HasSubstr("with kind = \"perplexity\""));
 }
 
 TEST_F(ConfigTest, OutputDirMayNotBeAFile) {

@@ -136,6 +136,85 @@ TEST(Tasks, LimitTakesTheFirstExamplesAndSkipsTheRest) {
   EXPECT_THROW(load_task(path, TaskFormat::piqa, -1), Error);
 }
 
+// The original releases: AI2's nested ARC records and SuperGLUE's string labels load like the exports
+// (the real files are tested in tasks_real_test.cpp).
+TEST(Tasks, ReleaseShapesLoadLikeTheExports) {
+  const auto arc = write_file(
+      "arc_release.jsonl",
+      R"({"id": "x", "question": {"stem": "Which is a metal?", "choices": [{"text": "iron", "label": "1"}, )"
+      R"({"text": "wood", "label": "2"}]}, "answerKey": "1"})"
+      "\n"
+      R"({"question": "Which is a gas?", "choices": {"text": ["rock", "air"], "label": ["A", "B"]}, "answerKey": "B"})"
+      "\n");
+  const ChoiceTask task = load_task(arc, TaskFormat::arc_easy);
+  ASSERT_EQ(task.examples.size(), 2u);  // both shapes in one file: recognised per record
+  EXPECT_EQ(task.examples[0].context, "Question: Which is a metal?\nAnswer:");
+  EXPECT_EQ(task.examples[0].choices, (Strings{"iron", "wood"}));
+  EXPECT_EQ(task.examples[0].gold, 0);
+  EXPECT_EQ(task.examples[1].gold, 1);
+
+  const auto rte = write_file("rte_release.jsonl",
+                              R"({"premise": "p", "hypothesis": "h", "label": "not_entailment", "idx": 0})"
+                              "\n"
+                              R"({"premise": "p", "hypothesis": "h", "label": "entailment", "idx": 1})"
+                              "\n");
+  const ChoiceTask r = load_task(rte, TaskFormat::rte);
+  EXPECT_EQ(r.examples[0].gold, 1);
+  EXPECT_EQ(r.examples[1].gold, 0);
+  const auto cb = write_file("cb_release.jsonl", R"({"premise": "p", "hypothesis": "h", "label": "entailment"})"
+                                                 "\n"
+                                                 R"({"premise": "p", "hypothesis": "h", "label": "contradiction"})"
+                                                 "\n"
+                                                 R"({"premise": "p", "hypothesis": "h", "label": "neutral"})"
+                                                 "\n");
+  const ChoiceTask c = load_task(cb, TaskFormat::cb);
+  EXPECT_EQ(c.examples[0].gold, 0);
+  EXPECT_EQ(c.examples[1].gold, 1);
+  EXPECT_EQ(c.examples[2].gold, 2);
+  EXPECT_EQ(c.f1_classes, 3);
+  EXPECT_EQ(load("rte_glue.jsonl", TaskFormat::rte).f1_classes, 0);
+}
+
+// PIQA's release: records without labels, and a labels file with one per line.
+TEST(Tasks, PiqaLabelsFile) {
+  const std::string a = R"({"goal": "g1", "sol1": "a", "sol2": "b"})";
+  const std::string b = R"({"goal": "g2", "sol1": "c", "sol2": "d"})";
+  const auto records = write_file("dev.jsonl", a + "\n\n" + b + "\n");  // blank lines are not records
+  const auto labels = write_file("dev-labels.lst", "1\n0\n");
+  const ChoiceTask task = load_task(records, TaskFormat::piqa, 0, labels);
+  ASSERT_EQ(task.examples.size(), 2u);
+  EXPECT_EQ(task.examples[0].gold, 1);
+  EXPECT_EQ(task.examples[1].gold, 0);
+  EXPECT_EQ(task.examples[1].line, 3);
+  EXPECT_EQ(load_task(records, TaskFormat::piqa, 0, write_file("no-newline.lst", "0\n1")).examples[1].gold, 1);
+  EXPECT_EQ(load_task(records, TaskFormat::piqa, 1, labels).examples.size(), 1u);
+
+  // Count mismatch: both files named, whatever the limit.
+  const auto short_labels = write_file("short-labels.lst", "1\n");
+  for (const int64_t limit : {0, 1}) {
+    const std::string message = error_of([&] { load_task(records, TaskFormat::piqa, limit, short_labels); });
+    EXPECT_NE(message.find("dev.jsonl has 2 records but "), std::string::npos) << message;
+    EXPECT_NE(message.find("short-labels.lst has 1 labels"), std::string::npos) << message;
+  }
+  EXPECT_NE(error_of([&] { load_task(records, TaskFormat::piqa, 0, write_file("bad-labels.lst", "1\nyes\n")); })
+                .find("bad-labels.lst:2: expected an integer label in [0, 2), found \"yes\""),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_task(records, TaskFormat::piqa, 0, write_file("blank-labels.lst", "1\n\n0\n")); })
+                .find("blank-labels.lst:2: expected an integer label"),
+            std::string::npos);
+  // A record with its own label must agree with the file.
+  const auto labelled = write_file("labelled.jsonl", R"({"goal": "g", "sol1": "a", "sol2": "b", "label": 0})"
+                                                     "\n");
+  EXPECT_EQ(load_task(labelled, TaskFormat::piqa, 0, write_file("agree.lst", "0\n")).examples[0].gold, 0);
+  const std::string disagree = error_of([&] { load_task(labelled, TaskFormat::piqa, 0, write_file("one.lst", "1\n")); });
+  EXPECT_NE(disagree.find("labelled.jsonl:1: field \"label\" is 0 but the labels file says 1"), std::string::npos)
+      << disagree;
+  EXPECT_NE(disagree.find("one.lst:1"), std::string::npos) << disagree;
+  // Only PIQA has a labels file.
+  EXPECT_NE(error_of([&] { load_task(fixture("cb.jsonl"), TaskFormat::cb, 0, labels); }).find("\"piqa\" only"),
+            std::string::npos);
+}
+
 TEST(Tasks, NamesRoundTrip) {
   for (TaskFormat f : {TaskFormat::arc_challenge, TaskFormat::arc_easy, TaskFormat::piqa, TaskFormat::copa,
                        TaskFormat::rte, TaskFormat::cb, TaskFormat::multiple_choice}) {
@@ -188,7 +267,19 @@ TEST(Tasks, BadRecordsNameFileLineAndField) {
       {TaskFormat::rte, R"({"premise": "p", "label": 0})", "missing field \"hypothesis\""},
       {TaskFormat::rte, R"({"sentence1": "p", "hypothesis": "h", "label": 0})", "missing field \"sentence2\""},
       {TaskFormat::cb, R"({"premise": "p", "hypothesis": "h", "label": 3})",
-       "field \"label\": expected an integer in [0, 3), found 3"},
+       "field \"label\": expected an integer in [0, 3) or one of \"entailment\", \"contradiction\", \"neutral\", "
+       "found 3"},
+      {TaskFormat::rte, R"({"premise": "p", "hypothesis": "h", "label": "entailed"})",
+       "field \"label\": expected an integer in [0, 2) or one of \"entailment\", \"not_entailment\", found string "
+       "\"entailed\""},
+      {TaskFormat::arc_easy, R"({"question": 7, "answerKey": "A"})",
+       "field \"question\": expected a string (Hugging Face export) or an object {\"stem\", \"choices\"} (AI2 "
+       "release), found number"},
+      {TaskFormat::arc_easy, R"({"question": {"choices": []}, "answerKey": "A"})", "missing field \"question.stem\""},
+      {TaskFormat::arc_easy, R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}, {"text": "b"}]}, "answerKey": "A"})",
+       "missing field \"question.choices[1].label\""},
+      {TaskFormat::arc_easy, R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}]}, "answerKey": "B"})",
+       "field \"answerKey\": \"B\" is not one of question.choices[].label (A)"},
       {TaskFormat::multiple_choice, R"({"context": "c", "choices": ["only"], "gold": 0})",
        "expected at least 2 choices, found 1"},
       {TaskFormat::multiple_choice, R"({"context": "c", "choices": "ab", "gold": 0})",
