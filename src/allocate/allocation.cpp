@@ -61,8 +61,10 @@ void validate(const AllocationOptions& options) {
   validate_candidate_bits(options.candidate_bits, "allocation.candidate_bits");
   MOQA_CHECK(std::isfinite(options.target_bits) && options.target_bits > 0.0, "allocation.target_bits: found ",
              options.target_bits, ", expected a finite number > 0");
-  MOQA_CHECK(finite_at_least(options.significance_std_weight, 0.0), "allocation.significance_std_weight: found ",
+  MOQA_CHECK(finite_at_least(options.significance_std_weight, 0.0), "analysis.fit_std_weight: found ",
              options.significance_std_weight, ", expected a finite number >= 0");
+  MOQA_CHECK(finite_at_least(options.correlation_weight, 0.0) && options.correlation_weight <= 1.0,
+             "allocation.correlation_weight: found ", options.correlation_weight, ", expected a number in [0, 1]");
   MOQA_CHECK(options.uniform_bits == 0 || is_supported_bits(options.uniform_bits), "allocation.uniform_bits: found ",
              options.uniform_bits, ", expected 0 (from target_bits) or one of 2, 3, 4, 6, 8");
   validate(options.fcm);

@@ -28,7 +28,8 @@ struct ExpertStats {
 struct MoeLayerStats {
   std::vector<ExpertStats> experts;
   // Optional association between experts of this layer, [E x E] row-major (e.g. co-activation counts
-  // normalised to a correlation). Only moqa-v1's co-activation shaping reads it; empty = not measured.
+  // normalised to a correlation). moqa's correlation_weight and moqa-v1's co-activation shaping read it;
+  // empty = not measured.
   std::vector<double> coactivation;
 };
 
@@ -78,6 +79,11 @@ struct AllocationOptions {
   // The value every method ranks or clusters: mean + weight * sqrt(variance) of S_exp across
   // distributions (0 = the plain synthesized mean; > 0 favours experts whose significance is unstable).
   double significance_std_weight = 0.0;
+  // moqa only: before clustering, each expert's score is pulled toward the scores of the experts it is
+  // co-activated with, s'_j = (1 - w) s_j + w * Σ_i φ⁺_ij s_i / Σ_i φ⁺_ij over i != j with φ⁺ = max(phi, 0)
+  // (MoeLayerStats::coactivation), so that experts serving the same tokens land at compatible widths
+  // (docs/ALLOCATION.md). 0 = the correlation is not read; in [0, 1].
+  double correlation_weight = 0.0;
 
   int uniform_bits = 0;  // uniform: 2/3/4/6/8, or 0 = the largest candidate <= target_bits
 

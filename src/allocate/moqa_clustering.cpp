@@ -1,12 +1,14 @@
 // moqa: fuzzy c-means on the synthesized expert significance, clusters ranked by center onto the candidate
 // widths, low-precision-first for experts in the overlap of two clusters, optional budget enforcement
 // (PAPER.md §4.2; the open choices are documented in docs/ALLOCATION.md).
+#include <algorithm>
 #include <vector>
 
 #include "allocate/budget.h"
 #include "allocate/candidate_bits.h"
 #include "allocate/fuzzy_cmeans.h"
 #include "allocate/methods.h"
+#include "core/error.h"
 
 namespace moqa::allocate {
 namespace {
@@ -39,10 +41,34 @@ TopTwo top_two(const std::vector<double>& membership) {
   return result;
 }
 
+// correlation_weight (allocation.h): one Jacobi step of co-activation smoothing on each layer's scores,
+// from the unsmoothed scores of the layer (so the result does not depend on the experts' order).
+void smooth_by_coactivation(const AllocationInput& input, double weight, std::vector<std::vector<double>>& score) {
+  if (weight == 0.0) return;
+  for (size_t l = 0; l < input.layers.size(); ++l) {
+    const MoeLayerStats& layer = input.layers[l];
+    const size_t n = layer.experts.size();
+    MOQA_CHECK(layer.coactivation.size() == n * n, "allocation: correlation_weight is ", weight, " but MoE layer ",
+               l, " has no co-activation matrix (was analysis.correlation off?)");
+    const std::vector<double> before = score[l];
+    for (size_t j = 0; j < n; ++j) {
+      double pull = 0.0, mass = 0.0;
+      for (size_t i = 0; i < n; ++i) {
+        if (i == j) continue;
+        const double phi = std::max(layer.coactivation[i * n + j], 0.0);
+        pull += phi * before[i];
+        mass += phi;
+      }
+      if (mass > 0.0) score[l][j] = (1.0 - weight) * before[j] + weight * pull / mass;
+    }
+  }
+}
+
 }  // namespace
 
 void allocate_moqa(const AllocationInput& input, const AllocationOptions& options, Allocation& result) {
   const std::vector<int>& candidates = options.candidate_bits;
+  smooth_by_coactivation(input, options.correlation_weight, result.score);
   const std::vector<BudgetDomain> domains = budget_domains(input, options.scope, result.expert_target_bits);
   for (const MoeLayerStats& layer : input.layers) {
     result.membership.emplace_back(layer.experts.size());

@@ -8,9 +8,12 @@
 namespace moqa::analysis {
 
 LayerAccumulator make_layer_accumulator(int64_t layer, int64_t experts, int64_t channels, int64_t top_k,
-                                        bool coactivation) {
-  MOQA_CHECK(experts > 0 && channels > 0 && top_k > 0 && top_k <= experts, "analysis: layer ", layer,
-             ": cannot accumulate statistics for ", experts, " experts, ", channels, " channels, top-", top_k);
+                                        bool coactivation, int64_t intermediate, bool sensitivity) {
+  MOQA_CHECK(experts > 0 && channels > 0 && top_k > 0 && top_k <= experts && intermediate >= 0 &&
+                 (intermediate > 0 || !sensitivity),
+             "analysis: layer ", layer, ": cannot accumulate statistics for ", experts, " experts, ", channels,
+             " channels, top-", top_k, ", ", intermediate, " intermediate channels",
+             sensitivity ? " with sensitivity" : "");
   LayerAccumulator acc;
   acc.layer = layer;
   acc.experts = experts;
@@ -29,6 +32,20 @@ LayerAccumulator make_layer_accumulator(int64_t layer, int64_t experts, int64_t 
   acc.weighted_abs_sum.assign(ec, 0.0);
   acc.weighted_sq_sum.assign(ec, 0.0);
   acc.abs_max.assign(ec, 0.0);
+  acc.intermediate = intermediate;
+  acc.sensitivity_enabled = sensitivity;
+  if (intermediate > 0) {
+    const auto ef = static_cast<size_t>(experts * intermediate);
+    acc.out_weight_mass.assign(e, 0.0);
+    acc.act_weighted_abs_sum.assign(ef, 0.0);
+    acc.act_weighted_sq_sum.assign(ef, 0.0);
+    acc.out_weighted_abs_sum.assign(ec, 0.0);
+    acc.out_weighted_sq_sum.assign(ec, 0.0);
+    if (sensitivity) {
+      acc.sensitivity_act.assign(ef, 0.0);
+      acc.sensitivity_out.assign(ec, 0.0);
+    }
+  }
   return acc;
 }
 
@@ -110,9 +127,68 @@ void accumulate(LayerAccumulator& acc, const RoutedBatch& batch, bool gate_weigh
   acc.tokens += tokens;
 }
 
+namespace {
+
+// Checks one [n, width] array of the batch (empty allowed when `optional`) and that its values are finite.
+void check_rows(const LayerAccumulator& acc, const ExpertOutputBatch& batch, std::span<const float> values,
+                int64_t width, const char* what, bool optional) {
+  const auto n = static_cast<int64_t>(batch.omega.size());
+  if (optional && values.empty()) return;
+  MOQA_CHECK(static_cast<int64_t>(values.size()) == n * width, "analysis: layer ", acc.layer, ", expert ",
+             batch.expert, ": ", values.size(), " values of ", what, " for ", n, " rows of width ", width);
+  for (size_t i = 0; i < values.size(); ++i)
+    MOQA_CHECK(std::isfinite(values[i]), "analysis: layer ", acc.layer, ", expert ", batch.expert, ": row ",
+               static_cast<int64_t>(i) / width, ", channel ", static_cast<int64_t>(i) % width, " of ", what, " is ",
+               values[i], ", expected a finite value (the forward produced NaN or inf)");
+}
+
+// sums[c] += ω |v_c| and squares[c] += ω v_c² (either may be null) for every row.
+void add_rows(std::span<const double> omega, std::span<const float> values, int64_t width, double* sums,
+              double* squares) {
+  for (size_t row = 0; row < omega.size(); ++row) {
+    const double w = omega[row];
+    const float* v = values.data() + row * static_cast<size_t>(width);
+    for (int64_t c = 0; c < width; ++c) {
+      const double value = v[c];
+      if (sums) sums[c] += w * std::fabs(value);
+      if (squares) squares[c] += w * (value * value);
+    }
+  }
+}
+
+}  // namespace
+
+void accumulate_expert_outputs(LayerAccumulator& acc, const ExpertOutputBatch& batch) {
+  const int64_t f = acc.intermediate, c = acc.channels;
+  MOQA_CHECK(f > 0, "analysis: layer ", acc.layer, ": expert outputs given to an accumulator without an output side");
+  MOQA_CHECK(batch.expert >= 0 && batch.expert < acc.experts, "analysis: layer ", acc.layer, ": outputs of expert ",
+             batch.expert, ", outside [0, ", acc.experts, ")");
+  for (size_t i = 0; i < batch.omega.size(); ++i)
+    MOQA_CHECK(std::isfinite(batch.omega[i]) && batch.omega[i] >= 0.0, "analysis: layer ", acc.layer, ", expert ",
+               batch.expert, ": row ", i, " has weight ", batch.omega[i], ", expected a finite number >= 0");
+  check_rows(acc, batch, batch.activations, f, "the SwiGLU activations", false);
+  check_rows(acc, batch, batch.outputs, c, "the expert outputs", false);
+  const bool errors = acc.sensitivity_enabled;
+  check_rows(acc, batch, batch.gate_error, f, "the gate error", !errors);
+  check_rows(acc, batch, batch.up_error, f, "the up error", !errors);
+  check_rows(acc, batch, batch.down_error, c, "the down error", !errors);
+
+  const auto e = static_cast<size_t>(batch.expert);
+  for (const double w : batch.omega) acc.out_weight_mass[e] += w;
+  const size_t act = e * static_cast<size_t>(f), out = e * static_cast<size_t>(c);
+  add_rows(batch.omega, batch.activations, f, acc.act_weighted_abs_sum.data() + act,
+           acc.act_weighted_sq_sum.data() + act);
+  add_rows(batch.omega, batch.outputs, c, acc.out_weighted_abs_sum.data() + out, acc.out_weighted_sq_sum.data() + out);
+  if (!errors) return;
+  add_rows(batch.omega, batch.gate_error, f, nullptr, acc.sensitivity_act.data() + act);
+  add_rows(batch.omega, batch.up_error, f, nullptr, acc.sensitivity_act.data() + act);
+  add_rows(batch.omega, batch.down_error, c, nullptr, acc.sensitivity_out.data() + out);
+}
+
 void merge(LayerAccumulator& acc, const LayerAccumulator& other) {
   MOQA_CHECK(acc.layer == other.layer && acc.experts == other.experts && acc.channels == other.channels &&
-                 acc.top_k == other.top_k && acc.coactivation_enabled == other.coactivation_enabled,
+                 acc.top_k == other.top_k && acc.coactivation_enabled == other.coactivation_enabled &&
+                 acc.intermediate == other.intermediate && acc.sensitivity_enabled == other.sensitivity_enabled,
              "analysis: cannot merge statistics of layer ", other.layer, " (", other.experts, " experts x ",
              other.channels, " channels) into layer ", acc.layer, " (", acc.experts, " x ", acc.channels, ")");
   const auto add = [](auto& into, const auto& from) {
@@ -130,6 +206,13 @@ void merge(LayerAccumulator& acc, const LayerAccumulator& other) {
   add(acc.weighted_abs_sum, other.weighted_abs_sum);
   add(acc.weighted_sq_sum, other.weighted_sq_sum);
   for (size_t i = 0; i < acc.abs_max.size(); ++i) acc.abs_max[i] = std::max(acc.abs_max[i], other.abs_max[i]);
+  add(acc.out_weight_mass, other.out_weight_mass);
+  add(acc.act_weighted_abs_sum, other.act_weighted_abs_sum);
+  add(acc.act_weighted_sq_sum, other.act_weighted_sq_sum);
+  add(acc.out_weighted_abs_sum, other.out_weighted_abs_sum);
+  add(acc.out_weighted_sq_sum, other.out_weighted_sq_sum);
+  add(acc.sensitivity_act, other.sensitivity_act);
+  add(acc.sensitivity_out, other.sensitivity_out);
 }
 
 }  // namespace moqa::analysis

@@ -1,6 +1,8 @@
 #include "analysis/calibrate.h"
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "analysis/reduce.h"
 #include "analysis/statistics_observer.h"
@@ -38,6 +40,28 @@ void check_token_ids(const DistributionSample& sample, const ModelConfig& config
   }
 }
 
+// Every rank's `local` factors concatenated in rank order (collective over comm).
+std::vector<double> all_ranks_token_weights(const std::vector<double>& local, MPI_Comm comm) {
+  int size = 1;
+  dist::check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+  MOQA_CHECK(local.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "analysis: ", local.size(),
+             " token weights in one batch exceed MPI's int count");
+  const int mine = static_cast<int>(local.size());
+  std::vector<int> counts(static_cast<size_t>(size), 0), displs(static_cast<size_t>(size), 0);
+  dist::check_mpi(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather (token counts)");
+  int64_t total = 0;
+  for (int r = 0; r < size; ++r) {
+    MOQA_CHECK(total <= std::numeric_limits<int>::max(), "analysis: token weights of one round exceed int counts");
+    displs[static_cast<size_t>(r)] = static_cast<int>(total);
+    total += counts[static_cast<size_t>(r)];
+  }
+  std::vector<double> all(static_cast<size_t>(total), 0.0);
+  dist::check_mpi(MPI_Allgatherv(local.data(), mine, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE,
+                                 comm),
+                  "MPI_Allgatherv (token weights)");
+  return all;
+}
+
 }  // namespace
 
 DistributionStatistics measure_distribution(CalibrationWorld& world, const DistributionSample& sample,
@@ -70,11 +94,18 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
                : std::vector<double>{};
 
   const std::vector<int64_t> layers = moe_layers(config);
+  const bool output_side = is_output_side(options.channel_significance);
+  const bool sensitivity = options.channel_significance == config::ChannelSignificance::sensitivity;
   std::vector<LayerAccumulator> accumulators;
   for (const int64_t layer : layers)
     accumulators.push_back(make_layer_accumulator(layer, config.num_experts, config.hidden_size, config.top_k,
-                                                  options.correlation));
-  StatisticsObserver observer(model.backend(), accumulators, gate_weighted);
+                                                  options.correlation,
+                                                  output_side ? config.expert_intermediate_size : 0, sensitivity));
+  std::optional<quant::QuantSpec> reference;
+  if (sensitivity)
+    reference = quant::QuantSpec{.bits = options.sensitivity_bits, .group_size = world.sensitivity_group_size,
+                                 .symmetric = world.sensitivity_symmetric};
+  StatisticsObserver observer(model, accumulators, gate_weighted, reference);
   const model::LayerContext context{.experts = &world.experts, .observer = &observer};
 
   const data::ShardRange mine = data::shard_range(out.windows, rank, size);
@@ -82,7 +113,7 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
   const int64_t rounds = (largest_share + world.batch_windows - 1) / world.batch_windows;
   Progress progress(cat("calibrate ", sample.name), out.windows, "windows", world.progress,
                     world.progress_interval_s);
-  std::vector<double> token_weights;
+  std::vector<double> token_weights, executor_token_weights;
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t first = mine.begin + round * world.batch_windows;
     const int64_t count = round_windows(out.windows, rank, size, round, world.batch_windows);
@@ -103,7 +134,9 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
       token_weights.clear();
       hidden = model::HiddenStates{0, sample.seq_len, model.backend().zeros({0, config.hidden_size})};
     }
-    observer.set_token_weights(token_weights);
+    // The owners' rows are numbered over every rank's batch in rank order (statistics_observer.h).
+    if (reweight && output_side) executor_token_weights = all_ranks_token_weights(token_weights, world.comm);
+    observer.set_token_weights(token_weights, executor_token_weights);
     for (int64_t layer = 0; layer < config.num_layers; ++layer) model.forward_layer(layer, hidden, context);
 
     int64_t done = 0;
@@ -113,13 +146,18 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
   progress.finish();
 
   for (LayerAccumulator& acc : accumulators) {
-    std::vector<double> norms;
+    std::vector<double> norms, down_norms;
     if (options.channel_significance == config::ChannelSignificance::saliency) {
       norms = owned_column_norms(model, acc.layer, world.plan, rank);
       reduce_sum_to_root(norms, world.comm);
     }
+    if (options.channel_significance == config::ChannelSignificance::output_saliency) {
+      down_norms = owned_down_column_norms(model, acc.layer, world.plan, rank);
+      reduce_sum_to_root(down_norms, world.comm);
+    }
     reduce_to_root(acc, world.comm);
-    if (rank == 0) out.layers.push_back(derive_layer_statistics(std::move(acc), std::move(norms), options));
+    if (rank == 0)
+      out.layers.push_back(derive_layer_statistics(std::move(acc), std::move(norms), std::move(down_norms), options));
     acc = LayerAccumulator{};  // frees the layer's memory on every rank
   }
   return out;
@@ -142,12 +180,15 @@ std::vector<SynthesizedLayer> synthesize(const std::vector<DistributionStatistic
       }
       pooled.tokens += sums.tokens;
       for (size_t e = 0; e < pooled.routed_count.size(); ++e) pooled.routed_count[e] += sums.routed_count[e];
+      for (size_t e = 0; e < pooled.gate_mass.size(); ++e) pooled.gate_mass[e] += sums.gate_mass[e];
       for (size_t i = 0; i < pooled.coactivation.size(); ++i) pooled.coactivation[i] += sums.coactivation[i];
     }
     SynthesizedLayer s;
     s.layer = pooled.layer;
     s.significance = fit_significance(per_distribution);
     s.routed_fraction = routed_fraction(pooled);
+    s.gate_mass = pooled.gate_mass;
+    s.spearman_gate_mass = spearman(s.significance.mean, s.gate_mass);
     if (pooled.coactivation_enabled) {
       s.correlation = phi_correlation(pooled.coactivation, pooled.experts, pooled.tokens);
       s.coactivation = std::move(pooled.coactivation);

@@ -7,13 +7,20 @@
 //   - each rank runs its windows window-major in batches of batch_windows (embed, then every layer);
 //     all ranks run the same number of batch rounds: a rank without windows left runs an empty batch,
 //     so that every rank enters the expert executor for every MoE layer equally often;
-//   - statistics are accumulated where the tokens are (statistics_observer.h), for all MoE layers;
+//   - input-side statistics are accumulated where the tokens are, output-side ones (output measures of
+//     analysis.channel_significance) on each expert's owner (statistics_observer.h), for all MoE layers;
+//     with token re-weighting the ranks exchange their batch's factors each round (MPI_Allgatherv of one
+//     float64 per token) so that an owner can weigh rows from every rank;
 //   - after the last batch, layer by layer: the saliency weight norms (from the experts' owners) and the
 //     accumulators are reduced to rank 0, which derives the layer's statistics (significance.h).
 // Progress (rank 0): windows of all ranks done/total, tokens/s and ETA per distribution.
 // Memory per rank: one batch of hidden states plus, for every MoE layer, five [E, C] float64 arrays
-// (Mixtral-8x7B: 42 MB; DeepSeek-V3, 58 layers x 256 experts x 7168 channels: 4.3 GB). Window-major order means that with runtime.stream_weights every batch reloads
-// each layer's weights: use large batches (or enough memory to keep the weights resident).
+// (Mixtral-8x7B: 42 MB; DeepSeek-V3, 58 layers x 256 experts x 7168 channels: 4.3 GB); output measures
+// add two [E, F] and two [E, C] arrays (Mixtral-8x7B: +43 MB), sensitivity one more of each (+22 MB).
+// Sensitivity re-quantizes (RTN) each owned expert's three matrices once per batch round, one matrix at a
+// time (no extra resident memory; CPU time of one pass over the expert weights per round). Window-major
+// order means that with runtime.stream_weights every batch reloads each layer's weights: use large
+// batches (or enough memory to keep the weights resident).
 #include <mpi.h>
 
 #include <cstdint>
@@ -36,6 +43,10 @@ struct CalibrationWorld {
   MPI_Comm comm = MPI_COMM_WORLD;
   const dist::ShardPlan& plan;      // who contributes each expert's weight norms (for comm's size)
   int64_t batch_windows = 4;
+  // The grid of the sensitivity measure's RTN reference (quantization.group_size and .symmetric; its
+  // width is analysis.sensitivity_bits).
+  int64_t sensitivity_group_size = 128;
+  bool sensitivity_symmetric = false;
   std::ostream* progress = nullptr;  // rank 0's log; null: silent
   double progress_interval_s = 2.0;
 };
@@ -65,6 +76,8 @@ struct SynthesizedLayer {
   int64_t layer = 0;
   SignificanceFit significance;          // Eq. 2: per-expert mean and variance of S_exp over the distributions
   std::vector<double> routed_fraction;   // [E] Σ_D routed_count / Σ_D slots (pooled tokens)
+  std::vector<double> gate_mass;         // [E] Σ_D gate_mass (pooled tokens)
+  double spearman_gate_mass = 0.0;       // Spearman(significance.mean, gate_mass); NaN: nothing to rank
   std::vector<int64_t> coactivation;     // [E*E] Σ_D counts; empty when co-activation was not measured
   std::vector<double> correlation;       // [E*E] phi of the pooled counts; empty likewise
 };

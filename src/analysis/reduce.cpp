@@ -39,8 +39,11 @@ void reduce_to_root(LayerAccumulator& acc, MPI_Comm comm, int root) {
   integers.insert(integers.end(), acc.coactivation.begin(), acc.coactivation.end());
   reduce_in_place(std::span<int64_t>(integers), MPI_INT64_T, MPI_SUM, comm, root);
   sum_doubles(std::span<double>(&acc.token_weight_sum, 1), comm, root);
-  for (std::vector<double>* v : {&acc.gate_mass, &acc.router_prob_mass, &acc.weight_mass, &acc.abs_sum, &acc.sq_sum,
-                                 &acc.weighted_abs_sum, &acc.weighted_sq_sum})
+  // The output side's arrays are empty (nothing to send) when it was not measured.
+  for (std::vector<double>* v :
+       {&acc.gate_mass, &acc.router_prob_mass, &acc.weight_mass, &acc.abs_sum, &acc.sq_sum, &acc.weighted_abs_sum,
+        &acc.weighted_sq_sum, &acc.out_weight_mass, &acc.act_weighted_abs_sum, &acc.act_weighted_sq_sum,
+        &acc.out_weighted_abs_sum, &acc.out_weighted_sq_sum, &acc.sensitivity_act, &acc.sensitivity_out})
     sum_doubles(*v, comm, root);
   reduce_in_place(std::span<double>(acc.abs_max), MPI_DOUBLE, MPI_MAX, comm, root);
 

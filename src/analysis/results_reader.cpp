@@ -72,7 +72,32 @@ LayerStatistics read_layer(const Group& g, int64_t layer, const config::Analysis
              saliency ? ": dataset is missing (channel_significance = \"saliency\")"
                       : ": present, but channel_significance is not \"saliency\"");
   if (saliency) norms = g.values<double>("weight_column_norm", channels);
-  return derive_layer_statistics(std::move(a), std::move(norms), options);
+
+  const config::ChannelSignificance kind = options.channel_significance;
+  const bool output_side = is_output_side(kind);
+  MOQA_CHECK(g.has("out_weight_mass") == output_side, g.where("out_weight_mass"),
+             output_side ? cat(": dataset is missing (channel_significance = \"", config::name_of(kind), "\")")
+                         : std::string(": present, but channel_significance is an input-side measure"));
+  std::vector<double> down_norms;
+  if (output_side) {
+    a.intermediate = g.integer("intermediate");
+    expect_equal(a.intermediate, config.expert_intermediate_size, g, "intermediate",
+                 "the model's expert intermediate size");
+    const Shape activations{a.experts, a.intermediate};
+    a.out_weight_mass = g.values<double>("out_weight_mass", experts);
+    a.act_weighted_abs_sum = g.values<double>("act_weighted_abs_sum", activations);
+    a.act_weighted_sq_sum = g.values<double>("act_weighted_sq_sum", activations);
+    a.out_weighted_abs_sum = g.values<double>("out_weighted_abs_sum", channels);
+    a.out_weighted_sq_sum = g.values<double>("out_weighted_sq_sum", channels);
+    a.sensitivity_enabled = kind == config::ChannelSignificance::sensitivity;
+    if (a.sensitivity_enabled) {
+      a.sensitivity_act = g.values<double>("sensitivity_act", activations);
+      a.sensitivity_out = g.values<double>("sensitivity_out", channels);
+    }
+    if (kind == config::ChannelSignificance::output_saliency)
+      down_norms = g.values<double>("down_column_norm", activations);
+  }
+  return derive_layer_statistics(std::move(a), std::move(norms), std::move(down_norms), options);
 }
 
 DistributionStatistics read_distribution(const io::H5Reader& file, const std::string& name,

@@ -28,6 +28,9 @@ void write_analysis_header(io::H5Writer& file, const CalibrationResult& result) 
   file.set_attribute(g, "router_weighted", flag(o.router_weighted));
   file.set_attribute(g, "token_reweighting", o.token_reweighting);
   file.set_attribute(g, "fit", std::string(config::name_of(o.fit)));
+  file.set_attribute(g, "fit_std_weight", o.fit_std_weight);
+  if (o.channel_significance == config::ChannelSignificance::sensitivity)
+    file.set_attribute(g, "sensitivity_bits", static_cast<int64_t>(o.sensitivity_bits));
   // What was in effect after the stage switches (accumulators.h: ω = r · g).
   file.set_attribute(g, "gate_weighted", flag(o.activation && o.router_weighted));
   file.set_attribute(g, "token_reweighted", flag(o.activation && o.token_reweighting > 0.0));
@@ -70,8 +73,24 @@ void write_distribution(io::H5Writer& file, const DistributionStatistics& d, con
     if (!s.column_norms.empty()) file.write(l + "/weight_column_norm", s.column_norms, channels);
     file.write(l + "/channel_significance", s.channel_significance, channels);
     file.set_attribute(l + "/channel_significance", "kind", std::string(config::name_of(options.channel_significance)));
+    if (a.intermediate > 0) {
+      const Shape activations{a.experts, a.intermediate};
+      file.set_attribute(l, "intermediate", a.intermediate);
+      file.write(l + "/out_weight_mass", a.out_weight_mass, experts);
+      file.write(l + "/act_weighted_abs_sum", a.act_weighted_abs_sum, activations);
+      file.write(l + "/act_weighted_sq_sum", a.act_weighted_sq_sum, activations);
+      file.write(l + "/out_weighted_abs_sum", a.out_weighted_abs_sum, channels);
+      file.write(l + "/out_weighted_sq_sum", a.out_weighted_sq_sum, channels);
+      if (a.sensitivity_enabled) {
+        file.write(l + "/sensitivity_act", a.sensitivity_act, activations);
+        file.write(l + "/sensitivity_out", a.sensitivity_out, channels);
+      }
+      if (!s.down_column_norms.empty()) file.write(l + "/down_column_norm", s.down_column_norms, activations);
+      file.write(l + "/activation_significance", s.activation_significance, activations);
+    }
     file.write(l + "/expert_numerator", s.expert_numerator, experts);
     file.write(l + "/expert_significance", s.expert_significance, experts);
+    file.set_attribute(l, "spearman_gate_mass", s.spearman_gate_mass);
     if (a.coactivation_enabled) {
       file.write(l + "/coactivation", a.coactivation, pairs);
       file.write(l + "/correlation", s.correlation, pairs);
@@ -95,6 +114,8 @@ void write_synthesized(io::H5Writer& file, const CalibrationResult& result) {
     file.write(l + "/significance_mean", s.significance.mean, Shape{e});
     file.write(l + "/significance_variance", s.significance.variance, Shape{e});
     file.write(l + "/routed_fraction", s.routed_fraction, Shape{e});
+    file.write(l + "/gate_mass", s.gate_mass, Shape{e});
+    file.set_attribute(l, "spearman_gate_mass", s.spearman_gate_mass);
     if (!s.coactivation.empty()) {
       file.write(l + "/coactivation", s.coactivation, Shape{e, e});
       file.write(l + "/correlation", s.correlation, Shape{e, e});

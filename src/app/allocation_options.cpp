@@ -14,7 +14,11 @@ allocate::AllocationOptions allocation_options(const config::Experiment& experim
   o.candidate_bits = a.candidate_bits;
   o.target_bits = a.target_bits;
   o.budget_counts_all_linear = a.budget_counts_all_linear;
-  o.significance_std_weight = a.significance_std_weight;
+  // Eq. 2's one knob: analysis.fit = "mean_var" scores mean + fit_std_weight * std; "mean" scores the mean.
+  const config::AnalysisSection& analysis = experiment.analysis;
+  o.significance_std_weight = analysis.fit == config::SignificanceFit::mean_var ? analysis.fit_std_weight : 0.0;
+  // Stage 3 off (an ablation) leaves moqa without a correlation to read, like moqa-v1's shaping below.
+  o.correlation_weight = analysis.correlation ? a.correlation_weight : 0.0;
   o.uniform_bits = a.method == config::AllocationMethod::uniform ? static_cast<int>(std::lround(a.target_bits)) : 0;
   o.fcm.clusters = static_cast<int>(a.fcm_clusters);
   o.fcm.fuzzifier = a.fcm_m;

@@ -187,6 +187,10 @@ ResumeKey statistics_key(const RunFacts& facts, const config::Experiment& now) {
   for (const char* name :
        {"activation", "significance", "correlation", "channel_significance", "router_weighted", "token_reweighting"})
     toml.add(key, cat("analysis.", name));
+  // The sensitivity measure's RTN reference (analysis/calibrate.h); other measures do not read it.
+  if (now.analysis.channel_significance == config::ChannelSignificance::sensitivity)
+    for (const char* name : {"analysis.sensitivity_bits", "quantization.group_size", "quantization.symmetric"})
+      toml.add(key, name);
   toml.add(key, "runtime.batch_windows");
   key.push_back({"ranks", std::to_string(facts.ranks)});
   key.push_back({"backend", facts.backend});

@@ -60,7 +60,9 @@ using ResumeKey = std::vector<KeyItem>;
 // The calibration statistics' items: experiment.seed, [model], every
 // [[calibration]] key, the [analysis] keys the sums depend on (activation,
 // significance, correlation, channel_significance, router_weighted,
-// token_reweighting), runtime.batch_windows, ranks, backend, and the files of
+// token_reweighting; with channel_significance = "sensitivity" also
+// analysis.sensitivity_bits, quantization.group_size and .symmetric, its
+// reference grid), runtime.batch_windows, ranks, backend, and the files of
 // the model, the tokenizer and the calibration corpora. Which files: those of
 // `now` (this run's experiment), stamped as `facts` recorded them.
 ResumeKey statistics_key(const RunFacts& facts, const config::Experiment& now);

@@ -35,12 +35,22 @@ std::string top_experts(const std::vector<double>& significance, size_t count) {
   return out;
 }
 
-// Rank 0 (which holds the statistics).
+std::string fixed3(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", value);
+  return text;
+}
+
+// Rank 0 (which holds the statistics). The Spearman correlation of S_exp with the routed gate mass per
+// layer says whether significance is more than routing frequency (1: the same ranking).
 void log_distribution(std::ostream& log, const analysis::DistributionStatistics& d) {
   if (d.layers.empty()) return;
   const analysis::LayerStatistics& first = d.layers.front();
   log << "calibrate " << d.name << ": " << d.windows << " windows x " << d.seq_len << " tokens; layer "
       << first.sums.layer << " S_exp top: " << top_experts(first.expert_significance, 3) << "\n";
+  log << "calibrate " << d.name << ": Spearman(S_exp, gate mass) per layer:";
+  for (const analysis::LayerStatistics& s : d.layers) log << " " << s.sums.layer << ":" << fixed3(s.spearman_gate_mass);
+  log << "\n";
 }
 
 // Writes /analysis (rank 0) and hands the statistics to the later stages.
@@ -123,6 +133,8 @@ void run_calibrate_stage(RunContext& context) {
                                    .comm = session.world(),
                                    .plan = ranked.plan,
                                    .batch_windows = e.runtime.batch_windows,
+                                   .sensitivity_group_size = e.quantization.group_size,
+                                   .sensitivity_symmetric = e.quantization.symmetric,
                                    .progress = session.is_root() ? &context.log : nullptr,
                                    .progress_interval_s = progress_interval_s(e.runtime)};
   analysis::CalibrationResult result;

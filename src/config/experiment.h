@@ -20,7 +20,10 @@ enum class Stage { calibrate, allocate, quantize, evaluate };
 enum class ComputeDtype { float32, bfloat16, float16 };
 enum class TextFormat { text, jsonl };
 enum class SampleMode { random_offsets, disjoint };
-enum class ChannelSignificance { mean_abs, rms, saliency, hessian_diag };
+// Input-side measures (mean_abs .. hessian_diag) read the expert's input x, the same for every expert of a
+// layer; output-side ones (output_mean_abs, output_saliency, sensitivity) read the expert's own SwiGLU
+// activations and outputs on its owner rank (src/analysis/significance.h defines each).
+enum class ChannelSignificance { mean_abs, rms, saliency, hessian_diag, output_mean_abs, output_saliency, sensitivity };
 enum class SignificanceFit { mean, mean_var };
 enum class ChannelMeasure { variance, range };
 enum class AllocationMethod { uniform, moqa, moqa_v1, frequency, budgeted };
@@ -46,7 +49,8 @@ MOQA_ENUM_NAMES(Stage, "calibrate", "allocate", "quantize", "evaluate");
 MOQA_ENUM_NAMES(ComputeDtype, "float32", "bfloat16", "float16");
 MOQA_ENUM_NAMES(TextFormat, "text", "jsonl");
 MOQA_ENUM_NAMES(SampleMode, "random_offsets", "disjoint");
-MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_diag");
+MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_diag", "output_mean_abs",
+                "output_saliency", "sensitivity");
 MOQA_ENUM_NAMES(SignificanceFit, "mean", "mean_var");
 MOQA_ENUM_NAMES(ChannelMeasure, "variance", "range");
 MOQA_ENUM_NAMES(AllocationMethod, "uniform", "moqa", "moqa-v1", "frequency", "budgeted");
@@ -120,10 +124,12 @@ struct AnalysisSection {
   bool activation = true;    // stage 1: routed-token counts, gate mass
   bool significance = true;  // stage 2: channel and expert significance
   bool correlation = true;   // stage 3: co-activation counts and correlation
-  ChannelSignificance channel_significance = ChannelSignificance::mean_abs;
+  ChannelSignificance channel_significance = ChannelSignificance::output_mean_abs;
   bool router_weighted = true;     // weight each token's activations by its gate probability
   double token_reweighting = 0.0;  // v1's factor `a`; 0 = off
+  int sensitivity_bits = 2;        // sensitivity: the RTN reference width (quantization's group size and symmetry)
   SignificanceFit fit = SignificanceFit::mean;
+  double fit_std_weight = 1.0;     // fit = "mean_var": score = mean + weight * std of S_exp over distributions
   double channel_fraction = 0.01;  // fraction of channels per expert tracked for channel adjustment
   ChannelMeasure channel_measure = ChannelMeasure::variance;  // cross-distribution change of S_ch
   bool operator==(const AnalysisSection&) const = default;
@@ -136,7 +142,7 @@ struct AllocationSection {
   AllocationScope scope = AllocationScope::layer;
   bool enforce_budget = true;             // moqa, moqa-v1: demote until the mean is within target_bits
   bool budget_counts_all_linear = false;  // target over all linear weights (count_in_average), not experts only
-  double significance_std_weight = 0.0;   // score = mean + weight * std of S_exp across distributions
+  double correlation_weight = 0.25;       // moqa: pull of co-activated experts' scores (0 = correlation unused)
   int64_t fcm_clusters = 4;
   double fcm_m = 2.0;
   double fcm_tolerance = 1e-6;

@@ -79,6 +79,7 @@ void visit(V& v, AnalysisSection& s) {
   v("token_reweighting", s.token_reweighting, Rule{.min = 0.0});
   v("sensitivity_bits", s.sensitivity_bits, Rule{.allowed_ints = supported_bits_rule()});
   v("fit", s.fit, Rule{});
+  v("fit_std_weight", s.fit_std_weight, Rule{.min = 0.0});
   v("channel_fraction", s.channel_fraction, Rule{.min = 0.0, .max = 1.0, .min_exclusive = true});
   v("channel_measure", s.channel_measure, Rule{});
 }
@@ -91,7 +92,7 @@ void visit(V& v, AllocationSection& s) {
   v("scope", s.scope, Rule{});
   v("enforce_budget", s.enforce_budget, Rule{});
   v("budget_counts_all_linear", s.budget_counts_all_linear, Rule{});
-  v("significance_std_weight", s.significance_std_weight, Rule{.min = 0.0});
+  v("correlation_weight", s.correlation_weight, Rule{.min = 0.0, .max = 1.0});
   v("fcm_clusters", s.fcm_clusters, Rule{.min = 1, .max = 64});
   v("fcm_m", s.fcm_m, Rule{.min = 1.0, .min_exclusive = true});
   v("fcm_tolerance", s.fcm_tolerance, Rule{.min = 0.0, .min_exclusive = true});

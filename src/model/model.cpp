@@ -359,7 +359,9 @@ Array Model::run_expert(int64_t layer, int64_t expert, const Array& rows, Forwar
   const ExpertWeights& ex = layers_[static_cast<size_t>(layer)].experts[static_cast<size_t>(expert)];
   MOQA_CHECK(rows.cols() == config_.hidden_size, "model: expert input rows of shape ", to_string(rows.shape),
              ", expected width ", config_.hidden_size);
-  return swiglu(gate, ex.up, ex.down, rows, gate_id, observer);
+  Array out = swiglu(gate, ex.up, ex.down, rows, gate_id, observer);
+  if (observer) observer->on_expert_output({.layer = layer, .expert = expert, .outputs = out});
+  return out;
 }
 
 Array Model::final_norm(const HiddenStates& hidden) {

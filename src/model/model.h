@@ -103,7 +103,8 @@ class Model {
   // ---- Experts -------------------------------------------------------------------------------------
   bool owns_expert(int64_t layer, int64_t expert) const;
   // One routed expert on its input rows [n, hidden] -> [n, hidden]: down(silu(gate(x)) * up(x)).
-  // The expert must be owned; its layer is loaded if needed. Reports linear inputs to `observer`.
+  // The expert must be owned; its layer is loaded if needed. Reports linear inputs and then the expert's
+  // output (on_expert_output) to `observer`.
   backend::Array run_expert(int64_t layer, int64_t expert, const backend::Array& rows,
                             ForwardObserver* observer = nullptr);
 

@@ -33,11 +33,19 @@ struct ExpertInputEvent {
   std::span<const float> weights;    // each row's combine weight
 };
 
+// What one routed expert returned for the rows of the preceding ExpertInputEvent (same process, same order).
+struct ExpertOutputEvent {
+  int64_t layer = 0;
+  int64_t expert = 0;
+  const backend::Array& outputs;  // [n, hidden]: down(silu(gate x) * up x), before the combine weight
+};
+
 class ForwardObserver {
  public:
   virtual ~ForwardObserver() = default;
   virtual void on_routing(const RoutingEvent& event) { (void)event; }
   virtual void on_expert_input(const ExpertInputEvent& event) { (void)event; }
+  virtual void on_expert_output(const ExpertOutputEvent& event) { (void)event; }
   // The input of every linear layer right before it is applied ([rows, in_features]); linears that
   // share an input (q, k and v; an expert's gate and up) each get the same array. Expert down
   // projections receive silu(gate)·up.
@@ -59,6 +67,9 @@ class ObserverList final : public ForwardObserver {
   }
   void on_expert_input(const ExpertInputEvent& e) override {
     for (ForwardObserver* o : observers_) o->on_expert_input(e);
+  }
+  void on_expert_output(const ExpertOutputEvent& e) override {
+    for (ForwardObserver* o : observers_) o->on_expert_output(e);
   }
   void on_linear_input(const LinearId& id, const backend::Array& input) override {
     for (ForwardObserver* o : observers_) o->on_linear_input(id, input);

@@ -142,6 +142,33 @@ TEST(AllocateMoqa, StdWeightFavoursUnstableExperts) {
   EXPECT_GT(result.bits[0][1], result.bits[0][0]);
 }
 
+TEST(AllocateMoqa, CorrelationWeightPullsCoactivatedExpertsTogether) {
+  // Experts 0 and 1 always fire together (phi 0.8); expert 2 avoids them (negative phi, no pull); expert 3 is
+  // uncorrelated with everyone.
+  AllocationInput input = make_input({{0.1, 0.5, 0.3, 0.7}});
+  input.layers[0].coactivation = {1.0, 0.8, -0.5, 0.0,  //
+                                  0.8, 1.0, -0.5, 0.0,  //
+                                  -0.5, -0.5, 1.0, 0.0,  //
+                                  0.0, 0.0, 0.0, 1.0};
+  AllocationOptions options = moqa_options();
+  const Allocation plain = allocate(input, options);
+  EXPECT_EQ(plain.score[0], (std::vector<double>{0.1, 0.5, 0.3, 0.7}));
+  options.correlation_weight = 0.5;
+  const Allocation pulled = allocate(input, options);
+  // s'_0 = .5·.1 + .5·.5, s'_1 = .5·.5 + .5·.1; experts 2 and 3 have no positively correlated partner.
+  EXPECT_DOUBLE_EQ(pulled.score[0][0], 0.3);
+  EXPECT_DOUBLE_EQ(pulled.score[0][1], 0.3);
+  EXPECT_DOUBLE_EQ(pulled.score[0][2], 0.3);
+  EXPECT_DOUBLE_EQ(pulled.score[0][3], 0.7);
+  EXPECT_NE(plain.bits[0][0], plain.bits[0][1]);
+  EXPECT_EQ(pulled.bits[0][0], pulled.bits[0][1]);
+  // Without a matrix the weight has nothing to read: an error, not a silent no-op.
+  input.layers[0].coactivation.clear();
+  EXPECT_THROW(allocate(input, options), Error);
+  options.correlation_weight = 1.5;
+  EXPECT_THROW(validate(options), Error);
+}
+
 TEST(AllocateMoqa, EnforceBudgetMeetsTargetWithMinimalDemotions) {
   SplitMix64 rng{11};
   for (int trial = 0; trial < 20; ++trial) {

@@ -149,7 +149,7 @@ TEST(AnalysisSignificance, ExpertSignificanceFollowsEquationOne) {
   using K = config::ChannelSignificance;
   // mean_abs: num_j = Σ_c Σ_t ω|x| = [2.875, 6.125, 3.5], total 12.5
   const auto s_ch = channel_significance(acc, K::mean_abs, {});
-  const auto num = expert_numerators(acc, s_ch, true);
+  const auto num = expert_numerators(acc, K::mean_abs, s_ch, {}, true);
   EXPECT_DOUBLE_EQ(num[0], 2.875);
   EXPECT_DOUBLE_EQ(num[1], 6.125);
   EXPECT_DOUBLE_EQ(num[2], 3.5);
@@ -158,16 +158,16 @@ TEST(AnalysisSignificance, ExpertSignificanceFollowsEquationOne) {
   EXPECT_DOUBLE_EQ(s_exp[1], 0.49);
   EXPECT_DOUBLE_EQ(s_exp[2], 0.28);
   // hessian_diag: num_j = 2 Σ ω x² = [11.75, 33.75, 18.5], total 64
-  const auto h = normalise(expert_numerators(acc, channel_significance(acc, K::hessian_diag, {}), true));
+  const auto h = normalise(expert_numerators(acc, K::hessian_diag, channel_significance(acc, K::hessian_diag, {}), {}, true));
   EXPECT_DOUBLE_EQ(h[0], 11.75 / 64);
   EXPECT_DOUBLE_EQ(h[1], 33.75 / 64);
   // significance off: the weight mass [.875, 1.625, 1]
-  const auto off = normalise(expert_numerators(acc, s_ch, false));
+  const auto off = normalise(expert_numerators(acc, K::mean_abs, s_ch, {}, false));
   EXPECT_DOUBLE_EQ(off[0], 0.25);
   EXPECT_DOUBLE_EQ(off[2], 1.0 / 3.5);
   // nothing routed: all zero, no division by zero
   const LayerAccumulator empty = make_layer_accumulator(0, 3, 2, 2, true);
-  EXPECT_EQ(normalise(expert_numerators(empty, channel_significance(empty, K::rms, {}), true)),
+  EXPECT_EQ(normalise(expert_numerators(empty, K::rms, channel_significance(empty, K::rms, {}), {}, true)),
             (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(routed_fraction(empty), (std::vector<double>{0, 0, 0}));
 }
@@ -189,11 +189,11 @@ TEST(AnalysisSignificance, RoutedFractionAndPhiCorrelation) {
 TEST(AnalysisSignificance, DerivedLayerStatistics) {
   config::AnalysisSection options;
   options.channel_significance = config::ChannelSignificance::mean_abs;
-  const LayerStatistics s = derive_layer_statistics(Example{}.run(true), {}, options);
+  const LayerStatistics s = derive_layer_statistics(Example{}.run(true), {}, {}, options);
   EXPECT_DOUBLE_EQ(s.expert_significance[1], 0.49);
   EXPECT_EQ(s.correlation.size(), 9u);
   options.correlation = false;
-  const LayerStatistics without = derive_layer_statistics(Example{}.run(true, false), {}, options);
+  const LayerStatistics without = derive_layer_statistics(Example{}.run(true, false), {}, {}, options);
   EXPECT_TRUE(without.correlation.empty());
 }
 

@@ -350,7 +350,9 @@ TEST(AllocationOptions, EveryKeyIsMapped) {
   a.candidate_bits = {2, 3, 8};
   a.target_bits = 2.75;
   a.budget_counts_all_linear = true;
-  a.significance_std_weight = 0.5;
+  a.correlation_weight = 0.4;
+  e.analysis.fit = config::SignificanceFit::mean_var;
+  e.analysis.fit_std_weight = 0.5;
   a.fcm_clusters = 3;
   a.fcm_m = 1.5;
   a.fcm_tolerance = 1e-4;
@@ -373,6 +375,7 @@ TEST(AllocationOptions, EveryKeyIsMapped) {
   EXPECT_EQ(o.target_bits, 2.75);
   EXPECT_TRUE(o.budget_counts_all_linear);
   EXPECT_EQ(o.significance_std_weight, 0.5);
+  EXPECT_EQ(o.correlation_weight, 0.4);
   EXPECT_EQ(o.uniform_bits, 0);
   EXPECT_EQ(o.fcm.clusters, 3);
   EXPECT_EQ(o.fcm.fuzzifier, 1.5);
@@ -394,6 +397,12 @@ TEST(AllocationOptions, EveryKeyIsMapped) {
   a.method = config::AllocationMethod::uniform;
   a.target_bits = 3;
   EXPECT_EQ(allocation_options(e).uniform_bits, 3);
+  // Eq. 2's one knob: the weight only acts with fit = "mean_var"; stage 3 off leaves no correlation to read.
+  e.analysis.fit = config::SignificanceFit::mean;
+  EXPECT_EQ(allocation_options(e).significance_std_weight, 0.0);
+  e.analysis.correlation = false;
+  EXPECT_EQ(allocation_options(e).correlation_weight, 0.0);
+  e.analysis.correlation = true;
   EXPECT_EQ(channel_plan_options(e.analysis).fraction, 0.01);
   EXPECT_EQ(channel_plan_options(e.analysis).measure, allocate::ChannelChangeMeasure::variance);
 }

@@ -85,7 +85,9 @@ correlation = false
 channel_significance = "hessian_diag"
 router_weighted = false
 token_reweighting = 0.5
+sensitivity_bits = 3
 fit = "mean_var"
+fit_std_weight = 0.5
 channel_fraction = 0.02
 channel_measure = "range"
 
@@ -102,7 +104,7 @@ fcm_max_iterations = 50
 fcm_restarts = 2
 overlap_margin = 0.2
 budget_counts_all_linear = true
-significance_std_weight = 0.5
+correlation_weight = 0.4
 v1_threshold_mode = "quantile"
 v1_threshold = 0.75
 v1_high_bits = 8
@@ -173,6 +175,8 @@ statistics_from = "calibrated"
   EXPECT_FALSE(e.analysis.router_weighted);
   EXPECT_DOUBLE_EQ(e.analysis.token_reweighting, 0.5);
   EXPECT_EQ(e.analysis.fit, SignificanceFit::mean_var);
+  EXPECT_EQ(e.analysis.sensitivity_bits, 3);
+  EXPECT_DOUBLE_EQ(e.analysis.fit_std_weight, 0.5);
   EXPECT_DOUBLE_EQ(e.analysis.channel_fraction, 0.02);
   EXPECT_EQ(e.analysis.channel_measure, ChannelMeasure::range);
   EXPECT_EQ(e.allocation.method, AllocationMethod::budgeted);
@@ -187,7 +191,7 @@ statistics_from = "calibrated"
   EXPECT_EQ(e.allocation.fcm_restarts, 2);
   EXPECT_DOUBLE_EQ(e.allocation.overlap_margin, 0.2);
   EXPECT_TRUE(e.allocation.budget_counts_all_linear);
-  EXPECT_DOUBLE_EQ(e.allocation.significance_std_weight, 0.5);
+  EXPECT_DOUBLE_EQ(e.allocation.correlation_weight, 0.4);
   EXPECT_EQ(e.allocation.v1_threshold_mode, ThresholdMode::quantile);
   EXPECT_DOUBLE_EQ(e.allocation.v1_threshold, 0.75);
   EXPECT_EQ(e.allocation.v1_high_bits, 8);
