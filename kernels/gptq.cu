@@ -4,10 +4,13 @@
 #include "kernels/device_memory.cuh"
 #include "kernels/device_utils.cuh"
 #include "kernels/gptq.cuh"
-#include "kernels/uniform_grid.cuh"
+#include "quant/grid_arithmetic.h"
 
 namespace moqa::cuda {
 namespace {
+
+using quant::GridRule;
+using quant::GroupGrid;
 
 constexpr int kRowsPerBlock = 4;  // one warp per weight row
 
@@ -46,17 +49,16 @@ __global__ void zero_columns_kernel(float* w, int64_t rows, int64_t cols, const 
 
 // One thread per (row, group), the group's weights in order (min/max do not depend on it anyway).
 __global__ void fit_grids_kernel(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits,
-                                 bool symmetric, float* scales, int32_t* zeros) {
+                                 bool symmetric, GridRule rule, float* scales, int32_t* zeros) {
   const int64_t groups = cols / group_size;
   for (int64_t cell = global_thread(); cell < rows * groups; cell += grid_threads()) {
     const float* v = w + (cell / groups) * cols + (cell % groups) * group_size;
-    float lo = 0.0f, hi = 0.0f, absmax = 0.0f;
+    float lo = 0.0f, hi = 0.0f;
     for (int64_t c = 0; c < group_size; ++c) {
       lo = fminf(lo, v[c]);
       hi = fmaxf(hi, v[c]);
-      absmax = fmaxf(absmax, fabsf(v[c]));
     }
-    const DeviceGrid grid = grid_from_range(lo, hi, absmax, bits, symmetric);
+    const GroupGrid grid = quant::grid_from_range(lo, hi, bits, symmetric, rule);
     scales[cell] = grid.scale;
     zeros[cell] = grid.zero;
   }
@@ -87,7 +89,7 @@ __global__ void gptq_block_kernel(float* work, const float* u, const int32_t* pe
   for (int64_t k = lane; k < width; k += 32) w[k] = row[b0 + k];
   __syncwarp();
 
-  DeviceGrid grid{1.0f, 0};
+  GroupGrid grid;
   double loss = 0.0;
   for (int64_t j = b0; j < b1; ++j) {
     const int64_t group = p.dynamic_groups        ? j / p.group_size
@@ -96,26 +98,26 @@ __global__ void gptq_block_kernel(float* work, const float* u, const int32_t* pe
     const int64_t cell = r * groups + group;
     if (p.dynamic_groups && j % p.group_size == 0) {
       // The group's current weights: in shared memory inside this block, in `work` beyond it (those are
-      // already fully updated by earlier blocks' lazy updates).
-      float lo = 0.0f, hi = 0.0f, absmax = 0.0f;
+      // already fully updated by earlier blocks' lazy updates). With groups_on_block_start all from `work`,
+      // which holds this block's columns as they were at its start (in-block updates stay in shared memory).
+      float lo = 0.0f, hi = 0.0f;
       for (int64_t k = j + lane; k < j + p.group_size; k += 32) {
-        const float v = k < b1 ? w[k - b0] : row[k];
+        const float v = k < b1 && !p.groups_on_block_start ? w[k - b0] : row[k];
         lo = fminf(lo, v);
         hi = fmaxf(hi, v);
-        absmax = fmaxf(absmax, fabsf(v));
       }
-      grid = grid_from_range(warp_min(lo), warp_max(hi), warp_max(absmax), p.bits, p.symmetric);
+      grid = quant::grid_from_range(warp_min(lo), warp_max(hi), p.bits, p.symmetric, p.rule);
       if (lane == 0) {
         scales[cell] = grid.scale;
         zeros[cell] = grid.zero;
       }
     } else if (!p.dynamic_groups || j == b0) {
-      grid = DeviceGrid{scales[cell], zeros[cell]};
+      grid = GroupGrid{scales[cell], zeros[cell]};
     }
     const float wj = w[j - b0];
-    const uint8_t code = quantize_value(wj, grid, p.bits);
+    const uint8_t code = quant::quantize_value(wj, grid, p.bits, p.rule);
     const float* u_row = u + j * p.cols;
-    const float err = __fsub_rn(wj, dequantize_value(code, grid)) / u_row[j];
+    const float err = __fsub_rn(wj, quant::dequantize_value(code, grid)) / u_row[j];
     if (lane == 0) {
       codes[r * p.cols + j] = code;
       errors[r * p.block + (j - b0)] = err;
@@ -173,11 +175,12 @@ void zero_columns(float* w, int64_t rows, int64_t cols, const uint8_t* dead, cud
   MOQA_CUDA_CHECK_LAUNCH("zero_columns_kernel");
 }
 
-void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric, float* scales,
-               int32_t* zeros, cudaStream_t stream) {
+void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric,
+               quant::GridRule rule, float* scales, int32_t* zeros, cudaStream_t stream) {
   const int64_t cells = rows * (cols / group_size);
   if (cells == 0) return;
-  fit_grids_kernel<<<grid_for(cells), kThreads, 0, stream>>>(w, rows, cols, group_size, bits, symmetric, scales, zeros);
+  fit_grids_kernel<<<grid_for(cells), kThreads, 0, stream>>>(w, rows, cols, group_size, bits, symmetric, rule, scales,
+                                                             zeros);
   MOQA_CUDA_CHECK_LAUNCH("fit_grids_kernel");
 }
 

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "quant/grid_arithmetic.h"
+
 namespace moqa::cuda {
 
 // Step 4. h: symmetric positive definite [n, n] float64 (both triangles; destroyed). Writes u [n, n] row-major
@@ -24,10 +26,10 @@ void permute_symmetric(const double* h, int64_t n, const int32_t* perm, double* 
 // w [rows, cols] in place: columns with dead[c] != 0 become 0 (step 1).
 void zero_columns(float* w, int64_t rows, int64_t cols, const uint8_t* dead, cudaStream_t stream);
 
-// Fits one grid per (row, group of group_size consecutive columns) of w [rows, cols]:
+// Fits one grid per (row, group of group_size consecutive columns) of w [rows, cols] by `rule`:
 // scales / zeros [rows, cols / group_size].
-void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric, float* scales,
-               int32_t* zeros, cudaStream_t stream);
+void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric,
+               quant::GridRule rule, float* scales, int32_t* zeros, cudaStream_t stream);
 
 // work[r, j] = w[r, perm[j]].
 void gather_columns(const float* w, int64_t rows, int64_t cols, const int32_t* perm, float* work, cudaStream_t stream);
@@ -41,6 +43,8 @@ struct GptqColumnsParams {
   bool symmetric = false;
   bool dynamic_groups = false;       // fit each group when its first column is reached (else grids are given)
   bool static_order_groups = false;  // grids given per input-order group: column j uses perm[j] / group_size
+  bool groups_on_block_start = false;  // dynamic groups fitted on the block-start weights (GPTQ's reference)
+  quant::GridRule rule = quant::GridRule::moqa;
 };
 constexpr int64_t kMaxGptqBlock = 1024;
 

@@ -93,7 +93,8 @@ std::string stage_summary(const Experiment& e, Stage stage) {
                              q.group_size > 0 ? cat("group ", q.group_size) : std::string("per-channel"), ", ",
                              q.symmetric ? "symmetric" : "asymmetric");
       if (q.method == QuantMethod::gptq)
-        text += cat(", damp ", q.damp_percent, ", block ", q.block_size, q.act_order ? ", act-order" : "",
+        text += cat(", ", name_of(q.gptq_variant), ", damp ", q.damp_percent, ", block ", q.block_size,
+                    q.act_order ? ", act-order" : "",
                     q.true_sequential ? ", true-sequential" : "");
       text += cat("; full precision: ", names_text(q.keep_full_precision));
       if (q.channel_adjustment) text += cat("; channel adjustment (top ", e.analysis.channel_fraction * 100, "%)");

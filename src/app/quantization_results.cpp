@@ -11,6 +11,7 @@ void write_quantization(io::H5Writer& file, const QuantizationRecord& record) {
   file.set_attribute(g, "symmetric", int64_t{q.symmetric ? 1 : 0});
   file.set_attribute(g, "act_order", int64_t{q.act_order ? 1 : 0});
   file.set_attribute(g, "static_groups", int64_t{q.static_groups ? 1 : 0});
+  file.set_attribute(g, "gptq_variant", std::string(config::name_of(q.gptq_variant)));
   file.set_attribute(g, "true_sequential", int64_t{q.true_sequential ? 1 : 0});
   file.set_attribute(g, "damp_percent", q.damp_percent);
   file.set_attribute(g, "block_size", q.block_size);

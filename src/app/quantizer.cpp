@@ -14,6 +14,7 @@ QuantizerSettings quantizer_settings(const config::QuantizationSection& q) {
   s.gptq.block_size = q.block_size;
   s.gptq.act_order = q.act_order;
   s.gptq.static_groups = q.static_groups;
+  s.gptq.variant = q.gptq_variant;
   s.true_sequential = q.true_sequential;
   return s;
 }

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "quant/gptq_variant.h"
+
 #include "data/task_format.h"
 
 namespace moqa::config {
@@ -58,6 +60,7 @@ MOQA_ENUM_NAMES(AllocationScope, "layer", "global");
 MOQA_ENUM_NAMES(ThresholdMode, "mean_ratio", "quantile");
 MOQA_ENUM_NAMES(FrequencyFill, "breadth", "depth");
 MOQA_ENUM_NAMES(QuantMethod, "rtn", "gptq");
+MOQA_ENUM_NAMES(quant::GptqVariant, "reference", "updated-groups");
 MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router", "dense_layers", "embeddings",
                 "lm_head");
 MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
@@ -171,6 +174,7 @@ struct QuantizationSection {
   double damp_percent = 0.01;  // GPTQ damping, fraction of mean diag(H)
   int64_t block_size = 128;    // GPTQ lazy-update block (columns)
   bool static_groups = false;  // GPTQ with act_order: group grids fitted up front in input order
+  quant::GptqVariant gptq_variant = quant::GptqVariant::reference;  // quant/gptq.h: the published GPTQ or moqa's
   bool true_sequential = false;  // GPTQ: within a layer, later linears' inputs come from quantized earlier ones
   std::vector<WeightGroup> keep_full_precision{WeightGroup::shared_experts, WeightGroup::attention,
                                                WeightGroup::router,         WeightGroup::dense_layers,

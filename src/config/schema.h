@@ -121,6 +121,7 @@ void visit(V& v, QuantizationSection& s) {
   v("damp_percent", s.damp_percent, Rule{.min = 0.0, .max = 1.0, .min_exclusive = true});
   v("block_size", s.block_size, Rule{.min = 1});
   v("static_groups", s.static_groups, Rule{});
+  v("gptq_variant", s.gptq_variant, Rule{});
   v("true_sequential", s.true_sequential, Rule{});
   v("keep_full_precision", s.keep_full_precision,
     Rule{.allowed = {"attention", "router", "shared_experts", "dense_layers", "embeddings", "lm_head"}});

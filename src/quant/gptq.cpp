@@ -100,23 +100,34 @@ GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& s
                i % static_cast<size_t>(cols), ") is ", h.values[i], ", expected a finite value");
   }
 
-  // Step 1 + the inputs of steps 2 and 3, all from the original diagonal.
-  std::vector<double> diag(static_cast<size_t>(cols));
-  double diag_sum = 0.0;
+  const bool reference = options.variant == GptqVariant::reference;
+  prep.dynamic_groups = prep.group_size < cols && !options.static_groups;
+  prep.block_size = effective_block_size(options.block_size, prep.group_size, cols, prep.dynamic_groups && !reference);
+  prep.rule = reference ? GridRule::gptq_reference : GridRule::moqa;
+  prep.per_channel_before_dead_fix = reference && prep.group_size == cols;
+  prep.groups_on_block_start = reference && prep.dynamic_groups;
+
   for (int64_t i = 0; i < cols; ++i) {
-    diag[static_cast<size_t>(i)] = h.values[static_cast<size_t>(i * cols + i)];
-    MOQA_CHECK(diag[static_cast<size_t>(i)] >= 0.0, matrix, ": Hessian diagonal entry ", i, " is ",
-               diag[static_cast<size_t>(i)], ", expected >= 0 (H = X^T X is positive semi-definite)");
-    diag_sum += diag[static_cast<size_t>(i)];
+    const double d = h.values[static_cast<size_t>(i * cols + i)];
+    MOQA_CHECK(d >= 0.0, matrix, ": Hessian diagonal entry ", i, " is ", d,
+               ", expected >= 0 (H = X^T X is positive semi-definite)");
   }
-  prep.damping = options.damp_fraction * diag_sum / static_cast<double>(cols);
+  // [U] steps 2 and 3 read the original diagonal, [R] the one after step 1.
+  const auto damping_of = [&](const Hessian& of) {
+    double diag_sum = 0.0;
+    for (int64_t i = 0; i < cols; ++i) diag_sum += of.values[static_cast<size_t>(i * cols + i)];
+    return options.damp_fraction * diag_sum / static_cast<double>(cols);
+  };
   prep.perm.resize(static_cast<size_t>(cols));
   std::iota(prep.perm.begin(), prep.perm.end(), 0);
-  if (options.act_order) prep.perm = act_order_permutation(h);
+  if (!reference) {
+    prep.damping = damping_of(h);
+    if (options.act_order) prep.perm = act_order_permutation(h);
+  }
 
-  prep.dead.assign(static_cast<size_t>(cols), 0);
+  prep.dead.assign(static_cast<size_t>(cols), 0);  // step 1
   for (int64_t i = 0; i < cols; ++i) {
-    if (diag[static_cast<size_t>(i)] != 0.0) continue;
+    if (h.values[static_cast<size_t>(i * cols + i)] != 0.0) continue;
     ++prep.dead_columns;
     prep.dead[static_cast<size_t>(i)] = 1;
     for (int64_t j = 0; j < cols; ++j) {
@@ -124,6 +135,10 @@ GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& s
       h.values[static_cast<size_t>(j * cols + i)] = 0.0;
     }
     h.values[static_cast<size_t>(i * cols + i)] = 1.0;
+  }
+  if (reference) {
+    prep.damping = damping_of(h);
+    if (options.act_order) prep.perm = act_order_permutation(h);
   }
   for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] += prep.damping;  // step 2
   prep.damped_hessian = std::move(h.values);
@@ -137,15 +152,40 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
   const int64_t cols = weight.dim(1);
   const int64_t group_size = prep.group_size;
   const std::vector<int32_t>& perm = prep.perm;
+  const GridRule rule = prep.rule;
   GptqResult result;
   result.damping = prep.damping;
   result.dead_columns = prep.dead_columns;
+
+  QuantizedMatrix& q = result.matrix;
+  q.rows = rows;
+  q.cols = cols;
+  q.bits = spec.bits;
+  q.group_size = group_size;
+  q.symmetric = spec.symmetric;
+  const int64_t groups = q.groups();
+  q.scales.resize(static_cast<size_t>(rows * groups));
+  q.zeros.resize(static_cast<size_t>(rows * groups));
+  std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
+  const auto fit_up_front = [&](const std::vector<float>& from) {  // input-order groups
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t g = 0; g < groups; ++g) {
+        grids[static_cast<size_t>(r * groups + g)] =
+            fit_grid(std::span<const float>(from).subspan(static_cast<size_t>(r * cols + g * group_size),
+                                                          static_cast<size_t>(group_size)),
+                     spec.bits, spec.symmetric, rule);
+      }
+    }
+  };
+  const bool dynamic_groups = prep.dynamic_groups;
+  if (prep.per_channel_before_dead_fix) fit_up_front(weight.data);  // step 0
 
   std::vector<float> source(weight.data);  // W after step 1, input order
   for (int64_t i = 0; i < cols; ++i) {
     if (!prep.dead[static_cast<size_t>(i)]) continue;
     for (int64_t r = 0; r < rows; ++r) source[static_cast<size_t>(r * cols + i)] = 0.0f;
   }
+  if (!dynamic_groups && !prep.per_channel_before_dead_fix) fit_up_front(source);
 
   // Steps 3-4.
   if (options.act_order) permute_symmetric(prep.damped_hessian, cols, perm);
@@ -162,53 +202,39 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
       work[static_cast<size_t>(r * cols + j)] = source[static_cast<size_t>(r * cols + perm[static_cast<size_t>(j)])];
     }
   }
-
-  QuantizedMatrix& q = result.matrix;
-  q.rows = rows;
-  q.cols = cols;
-  q.bits = spec.bits;
-  q.group_size = group_size;
-  q.symmetric = spec.symmetric;
-  const int64_t groups = q.groups();
-  q.scales.resize(static_cast<size_t>(rows * groups));
-  q.zeros.resize(static_cast<size_t>(rows * groups));
-  std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
-  const bool per_channel = groups == 1;
-  const bool dynamic_groups = !per_channel && !options.static_groups;
-  if (!dynamic_groups) {  // fitted up front on input-order groups of step 1's W
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t g = 0; g < groups; ++g) {
-        grids[static_cast<size_t>(r * groups + g)] = fit_grid(
-            std::span<const float>(source).subspan(static_cast<size_t>(r * cols + g * group_size),
-                                                   static_cast<size_t>(group_size)),
-            spec.bits, spec.symmetric);
-      }
-    }
-  }
   source = {};
   // Group (index into a row's grids) of processing-order column j.
   const auto group_of = [&](int64_t j) -> int64_t {
-    if (per_channel) return 0;
+    if (groups == 1) return 0;
     return dynamic_groups ? j / group_size : perm[static_cast<size_t>(j)] / group_size;
   };
 
   // Steps 5-6.
-  const int64_t block = effective_block_size(options.block_size, group_size, cols, dynamic_groups);
+  const int64_t block = prep.block_size;
   std::vector<uint8_t> codes(static_cast<size_t>(rows * cols));  // processing order
   std::vector<float> errors(static_cast<size_t>(rows * block));
+  std::vector<float> block_start(prep.groups_on_block_start ? static_cast<size_t>(block) : 0);
+  std::vector<float> group_values(prep.groups_on_block_start ? static_cast<size_t>(group_size) : 0);
   for (int64_t b0 = 0; b0 < cols; b0 += block) {
     const int64_t b1 = std::min(b0 + block, cols);
     for (int64_t r = 0; r < rows; ++r) {
       float* w = work.data() + r * cols;
       float* err_row = errors.data() + r * block;
       GroupGrid* row_grids = grids.data() + r * groups;
+      if (prep.groups_on_block_start) std::copy(w + b0, w + b1, block_start.begin());
       for (int64_t j = b0; j < b1; ++j) {
         if (dynamic_groups && j % group_size == 0) {
-          row_grids[j / group_size] = fit_grid(std::span<const float>(w + j, static_cast<size_t>(group_size)),
-                                               spec.bits, spec.symmetric);
+          std::span<const float> values(w + j, static_cast<size_t>(group_size));
+          if (prep.groups_on_block_start) {  // this block's columns as they were at its start, later ones as they are
+            for (int64_t k = j; k < j + group_size; ++k) {
+              group_values[static_cast<size_t>(k - j)] = k < b1 ? block_start[static_cast<size_t>(k - b0)] : w[k];
+            }
+            values = group_values;
+          }
+          row_grids[j / group_size] = fit_grid(values, spec.bits, spec.symmetric, rule);
         }
         const GroupGrid grid = row_grids[group_of(j)];
-        const uint8_t code = quantize_value(w[j], grid, spec.bits);
+        const uint8_t code = quantize_value(w[j], grid, spec.bits, rule);
         codes[static_cast<size_t>(r * cols + j)] = code;
         const float* u_row = u.data() + j * cols;
         const float err = (w[j] - dequantize_value(code, grid)) / u_row[j];

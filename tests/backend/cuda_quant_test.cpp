@@ -20,6 +20,7 @@
 #include "quant/gptq.h"
 #include "quant/hessian.h"
 #include "quant/rtn.h"
+#include "support/gptq_golden.h"
 
 namespace moqa {
 namespace {
@@ -106,6 +107,11 @@ TEST_F(CudaQuantTest, GptqAgreesWithTheCpuForEveryGroupingAndOrder) {
       {"2-bit per channel, symmetric", {2, 0, true}, {}},
       {"8-bit group 128, block 32 (groups span blocks)", {8, 128, false}, {.block_size = 32}},
       {"6-bit group 32, act-order, block 48", {6, 32, false}, {.block_size = 48, .act_order = true}},
+      {"3-bit per channel (grid before the dead-column fix)", {3, 0, false}, {}},
+      {"4-bit group 64, updated-groups", {4, 64, false}, {.variant = quant::GptqVariant::updated_groups}},
+      {"6-bit group 32, act-order, block 48, updated-groups", {6, 32, false},
+       {.block_size = 48, .act_order = true, .variant = quant::GptqVariant::updated_groups}},
+      {"2-bit per channel, symmetric, updated-groups", {2, 0, true}, {.variant = quant::GptqVariant::updated_groups}},
   };
   for (const GptqCase& c : cases) {
     const quant::GptqResult want = quant::quantize_gptq(w, h, c.spec, c.options, "w");
@@ -129,13 +135,29 @@ TEST_F(CudaQuantTest, GptqWithoutErrorFeedbackIsBitIdenticalToTheCpu) {
   const Tensor w = random_tensor({rows, cols}, 20);
   quant::Hessian h{cols, std::vector<double>(static_cast<size_t>(cols * cols), 0.0)};
   for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] = 1.0;
+  for (const auto variant : {quant::GptqVariant::reference, quant::GptqVariant::updated_groups})
   for (const bool symmetric : {false, true}) {
     const quant::QuantSpec spec{3, 32, symmetric};
-    const quant::GptqResult want = quant::quantize_gptq(w, h, spec, {}, "w");
-    const quant::GptqResult got = cuda::quantize_gptq(*gpu, w, h, spec, {}, "w");
+    const quant::GptqResult want = quant::quantize_gptq(w, h, spec, {.variant = variant}, "w");
+    const quant::GptqResult got = cuda::quantize_gptq(*gpu, w, h, spec, {.variant = variant}, "w");
     EXPECT_EQ(got.matrix.packed, want.matrix.packed);
     EXPECT_EQ(got.matrix.scales, want.matrix.scales);
     EXPECT_EQ(got.matrix.zeros, want.matrix.zeros);
+  }
+}
+
+TEST_F(CudaQuantTest, GptqReproducesThePublishedGoldens) {
+  // As tests/quant/gptq_golden_test.cpp on the CPU, same bounds.
+  MOQA_REQUIRE_ASSET(test::gptq_golden_dir());
+  const auto files = test::gptq_golden_files();
+  ASSERT_FALSE(files.empty());
+  for (const auto& path : files) {
+    const test::GptqGolden g = test::load_gptq_golden(path);
+    const quant::GptqResult got = cuda::quantize_gptq(*gpu, g.weight, g.hessian, g.spec, g.options, g.name);
+    const test::GoldenAgreement a = test::compare_to_golden(g, quant::dequantize(got.matrix));
+    EXPECT_EQ(got.dead_columns, g.dead_columns) << g.name;
+    EXPECT_GE(a.equal_fraction, 0.999) << g.name;
+    EXPECT_NEAR(a.error_ratio(), 1.0, 1e-3) << g.name;
   }
 }
 

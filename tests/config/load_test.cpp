@@ -123,6 +123,7 @@ act_order = true
 damp_percent = 0.1
 block_size = 64
 static_groups = true
+gptq_variant = "updated-groups"
 true_sequential = true
 keep_full_precision = ["router", "lm_head"]
 channel_adjustment = true
@@ -208,6 +209,7 @@ statistics_from = "calibrated"
   EXPECT_DOUBLE_EQ(e.quantization.damp_percent, 0.1);
   EXPECT_EQ(e.quantization.block_size, 64);
   EXPECT_TRUE(e.quantization.static_groups);
+  EXPECT_EQ(e.quantization.gptq_variant, quant::GptqVariant::updated_groups);
   EXPECT_TRUE(e.quantization.true_sequential);
   EXPECT_TRUE(e.quantization.keeps(WeightGroup::router));
   EXPECT_FALSE(e.quantization.keeps(WeightGroup::attention));

@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "quant/output_error.h"
 #include "quant/rtn.h"
+#include "quant/uniform_grid.h"
 #include "quant_test_data.h"
 
 namespace moqa::quant {
@@ -40,6 +44,29 @@ void expect_same_bytes(const QuantizedMatrix& a, const QuantizedMatrix& b) {
   ASSERT_EQ(a.scales.size(), b.scales.size());
   EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.size() * sizeof(float)), 0);
   EXPECT_EQ(a.g_idx, b.g_idx);
+}
+
+// RTN on the grid rule of `variant` (GPTQ without error feedback must equal it): quantize_rtn for
+// updated_groups, the same loop on the reference rule otherwise.
+QuantizedMatrix rtn_for(const Tensor& w, const QuantSpec& spec, GptqVariant variant) {
+  QuantizedMatrix q = quantize_rtn(w, spec, "w");
+  if (variant == GptqVariant::updated_groups) return q;
+  const int64_t groups = q.groups();
+  std::vector<uint8_t> codes(static_cast<size_t>(q.rows * q.cols));
+  for (int64_t r = 0; r < q.rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const std::span<const float> group(w.ptr() + r * q.cols + g * q.group_size, static_cast<size_t>(q.group_size));
+      const GroupGrid grid = fit_grid(group, spec.bits, spec.symmetric, GridRule::gptq_reference);
+      q.scales[static_cast<size_t>(r * groups + g)] = grid.scale;
+      q.zeros[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(grid.zero);
+      for (int64_t c = 0; c < q.group_size; ++c) {
+        codes[static_cast<size_t>(r * q.cols + g * q.group_size + c)] =
+            quantize_value(group[static_cast<size_t>(c)], grid, spec.bits, GridRule::gptq_reference);
+      }
+    }
+  }
+  set_codes(q, codes);
+  return q;
 }
 
 std::string describe(int bits, int64_t group, bool act_order) {
@@ -108,8 +135,9 @@ TEST(QuantGptq, BeatsRtnOnCorrelatedInputs) {
 
 TEST(QuantGptq, EqualsRtnWhenTheHessianIsAScaledIdentity) {
   // With H = c I (any damping) U is diagonal, so no error is fed forward and every grid is fitted on the
-  // original weights: GPTQ must reproduce RTN bit for bit.
+  // original weights: GPTQ must reproduce RTN (on its variant's grid rule) bit for bit.
   const Tensor w = test::random_matrix(12, 96, 51);
+  for (const GptqVariant variant : {GptqVariant::reference, GptqVariant::updated_groups})
   for (double c : {1.0, 3.7}) {
     for (int bits : {2, 3, 4, 6, 8}) {
       for (bool symmetric : {false, true}) {
@@ -118,13 +146,14 @@ TEST(QuantGptq, EqualsRtnWhenTheHessianIsAScaledIdentity) {
             GptqOptions options;
             options.act_order = act_order;
             options.block_size = 40;
+            options.variant = variant;
             const GptqResult g = quantize_gptq(w, scaled_identity(96, c), QuantSpec{bits, group, symmetric}, options, "w");
-            QuantizedMatrix rtn = quantize_rtn(w, QuantSpec{bits, group, symmetric}, "w");
+            QuantizedMatrix rtn = rtn_for(w, QuantSpec{bits, group, symmetric}, variant);
             if (!g.matrix.g_idx.empty()) {  // act-order with ties keeps input order: g_idx is the trivial one
               for (int64_t col = 0; col < 96; ++col) ASSERT_EQ(g.matrix.g_idx[static_cast<size_t>(col)], col / 32);
               rtn.g_idx = g.matrix.g_idx;
             }
-            SCOPED_TRACE(describe(bits, group, act_order));
+            SCOPED_TRACE(describe(bits, group, act_order) + (variant == GptqVariant::reference ? ", reference" : ""));
             expect_same_bytes(g.matrix, rtn);
             EXPECT_EQ(g.dead_columns, 0);
             EXPECT_NEAR(g.damping, 0.01 * c, 1e-12);
@@ -140,13 +169,16 @@ TEST(QuantGptq, EqualsRtnForADiagonalHessianWithStaticGroups) {
   const Tensor w = test::random_matrix(8, 64, 61);
   Hessian h = scaled_identity(64, 0.0);
   for (int64_t i = 0; i < 64; ++i) h.values[static_cast<size_t>(i * 64 + i)] = 0.5 + double((i * 37) % 64);
-  for (bool act_order : {false, true}) {
-    GptqOptions options;
-    options.act_order = act_order;
-    options.static_groups = true;
-    const GptqResult g = quantize_gptq(w, h, QuantSpec{3, 16, false}, options, "w");
-    EXPECT_TRUE(g.matrix.g_idx.empty());
-    expect_same_bytes(g.matrix, quantize_rtn(w, QuantSpec{3, 16, false}, "w"));
+  for (const GptqVariant variant : {GptqVariant::reference, GptqVariant::updated_groups}) {
+    for (bool act_order : {false, true}) {
+      GptqOptions options;
+      options.act_order = act_order;
+      options.static_groups = true;
+      options.variant = variant;
+      const GptqResult g = quantize_gptq(w, h, QuantSpec{3, 16, false}, options, "w");
+      EXPECT_TRUE(g.matrix.g_idx.empty());
+      expect_same_bytes(g.matrix, rtn_for(w, QuantSpec{3, 16, false}, variant));
+    }
   }
 }
 
@@ -173,10 +205,13 @@ TEST(QuantGptq, LossEqualsTheDampedHessianError) {
 }
 
 TEST(QuantGptq, BlockSizeOnlyChangesRounding) {
+  // updated_groups only: the reference fits dynamic groups on the block-start weights, so there the block
+  // size is a real parameter of the result.
   const Tensor x = test::correlated_inputs(256, 128, 8, 81);
   const Tensor w = test::random_matrix(16, 128, 82);
   const Hessian h = hessian_of(x);
   GptqOptions options;
+  options.variant = GptqVariant::updated_groups;
   options.act_order = true;
   options.block_size = 128;
   const double reference = quantize_gptq(w, h, QuantSpec{4, 32, false}, options, "w").loss;
@@ -287,6 +322,71 @@ TEST(QuantGptq, InvalidArgumentsNameTheMatrixAndTheValue) {
   Hessian negative = h;
   negative.values[5 * 64 + 5] = -1.0;
   expect_error_mentions([&] { quantize_gptq(w, negative, QuantSpec{4, 32, false}, {}, name); }, {name, "diagonal entry 5"});
+}
+
+TEST(QuantGptq, ReferenceGridRuleFollowsThePublishedQuantizer) {
+  // Asymmetric: scale = (hi - lo) / maxq, zero = round(-lo / scale).
+  const std::vector<float> mixed{-1.0f, 3.0f};
+  const GroupGrid asym = fit_grid(mixed, 2, false, GridRule::gptq_reference);
+  EXPECT_EQ(asym.scale, 4.0f / 3.0f);
+  EXPECT_EQ(asym.zero, 1);
+  // Symmetric without negative weights keeps lo = 0: half the moqa rule's scale.
+  const std::vector<float> positive{0.5f, 2.0f};
+  EXPECT_EQ(fit_grid(positive, 2, true, GridRule::gptq_reference).scale, 2.0f / 3.0f);
+  EXPECT_EQ(fit_grid(positive, 2, true, GridRule::gptq_reference).zero, 2);
+  EXPECT_EQ(fit_grid(positive, 2, true, GridRule::moqa).scale, 4.0f / 3.0f);
+  // With a negative weight lo = -max|w|.
+  const std::vector<float> signed_values{-0.5f, 2.0f};
+  EXPECT_EQ(fit_grid(signed_values, 2, true, GridRule::gptq_reference).scale, 4.0f / 3.0f);
+  // All zero: the range becomes [-1, 1]; zero = round(1 / fl(2 / 15)) = round(7.4999996) = 7 for 4 bits.
+  const std::vector<float> zeros(4, 0.0f);
+  const GroupGrid empty = fit_grid(zeros, 4, false, GridRule::gptq_reference);
+  EXPECT_EQ(empty.scale, 2.0f / 15.0f);
+  EXPECT_EQ(empty.zero, 7);
+  EXPECT_EQ(fit_grid(zeros, 4, false, GridRule::moqa).scale, 1.0f);
+  // Ties round to even (torch.round) under the reference rule, away from zero under moqa's.
+  const GroupGrid unit{1.0f, 8};
+  EXPECT_EQ(quantize_value(2.5f, unit, 4, GridRule::gptq_reference), 10);
+  EXPECT_EQ(quantize_value(2.5f, unit, 4, GridRule::moqa), 11);
+  EXPECT_EQ(quantize_value(3.5f, unit, 4, GridRule::gptq_reference), 12);
+  EXPECT_EQ(quantize_value(-2.5f, unit, 4, GridRule::gptq_reference), 6);
+  EXPECT_EQ(quantize_value(-3.5f, unit, 4, GridRule::gptq_reference), 4);
+  EXPECT_EQ(quantize_value(-2.5f, unit, 4, GridRule::moqa), 5);
+  EXPECT_EQ(quantize_value(0.49f, unit, 4, GridRule::gptq_reference), 8);
+}
+
+TEST(QuantGptq, ReferenceDampsAndOrdersAfterTheDeadColumnFix) {
+  Hessian h = scaled_identity(4, 0.0);
+  const double diag[] = {4.0, 0.0, 0.5, 2.0};
+  for (int64_t i = 0; i < 4; ++i) h.values[static_cast<size_t>(i * 4 + i)] = diag[i];
+  const Tensor w = test::random_matrix(2, 4, 141);
+  GptqOptions options;
+  options.act_order = true;
+  const GptqPreparation reference = prepare_gptq(w, h, QuantSpec{4, 0, false}, options, "w");
+  EXPECT_EQ(reference.perm, (std::vector<int32_t>{0, 3, 1, 2}));  // the dead column sorts as 1
+  EXPECT_DOUBLE_EQ(reference.damping, 0.01 * (4.0 + 1.0 + 0.5 + 2.0) / 4.0);
+  EXPECT_EQ(reference.rule, GridRule::gptq_reference);
+  options.variant = GptqVariant::updated_groups;
+  const GptqPreparation updated = prepare_gptq(w, h, QuantSpec{4, 0, false}, options, "w");
+  EXPECT_EQ(updated.perm, (std::vector<int32_t>{0, 3, 2, 1}));  // dead last
+  EXPECT_DOUBLE_EQ(updated.damping, 0.01 * (4.0 + 0.0 + 0.5 + 2.0) / 4.0);
+}
+
+TEST(QuantGptq, ReferencePerChannelGridSeesDeadColumns) {
+  // The reference fits a per-channel grid before zeroing dead columns: a dead column's large weight widens
+  // the row's range (its own value then quantizes to 0).
+  Tensor w = test::random_matrix(1, 8, 151);
+  w.data[0] = 10.0f;
+  Hessian h = scaled_identity(8, 1.0);
+  h.values[0] = 0.0;
+  float lo = 0.0f;
+  for (float v : w.data) lo = std::min(lo, v);
+  const GptqResult reference = quantize_gptq(w, h, QuantSpec{4, 0, false}, {}, "w");
+  EXPECT_EQ(reference.matrix.scales[0], (10.0f - lo) / 15.0f);
+  EXPECT_EQ(dequantize(reference.matrix).data[0], 0.0f);
+  GptqOptions updated;
+  updated.variant = GptqVariant::updated_groups;
+  EXPECT_LT(quantize_gptq(w, h, QuantSpec{4, 0, false}, updated, "w").matrix.scales[0], 2.0f / 15.0f * 1.01f);
 }
 
 }  // namespace

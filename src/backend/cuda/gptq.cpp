@@ -46,20 +46,22 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
                ", cuSOLVER info ", info, "); increase the GPTQ damping");
   }
 
-  // Step 1 on W, grids fitted up front (per-channel, static groups), the working copy in processing order.
+  // Steps 0-1 on W, grids fitted up front (per-channel, static groups), the working copy in processing order.
   const int64_t groups = cols / group_size;
-  const bool per_channel = groups == 1;
-  const bool dynamic_groups = !per_channel && !options.static_groups;
+  const bool dynamic_groups = prep.dynamic_groups;
   DeviceArray<float> scales(static_cast<size_t>(rows * groups), stream);
   DeviceArray<int32_t> zeros(static_cast<size_t>(rows * groups), stream);
   DeviceArray<float> work(static_cast<size_t>(rows * cols), stream);
   {
     DeviceArray<float> source = to_device(weight.data, stream);
+    const auto fit_up_front = [&] {
+      fit_grids(source.data(), rows, cols, group_size, spec.bits, spec.symmetric, prep.rule, scales.data(),
+                zeros.data(), stream);
+    };
+    if (prep.per_channel_before_dead_fix) fit_up_front();
     const auto d_dead = to_device(dead, stream);
     zero_columns(source.data(), rows, cols, d_dead.data(), stream);
-    if (!dynamic_groups) {
-      fit_grids(source.data(), rows, cols, group_size, spec.bits, spec.symmetric, scales.data(), zeros.data(), stream);
-    }
+    if (!dynamic_groups && !prep.per_channel_before_dead_fix) fit_up_front();
     gather_columns(source.data(), rows, cols, d_perm.data(), work.data(), stream);
   }
 
@@ -68,11 +70,13 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   params.rows = rows;
   params.cols = cols;
   params.group_size = group_size;
-  params.block = quant::effective_block_size(options.block_size, group_size, cols, dynamic_groups);
+  params.block = prep.block_size;
   params.bits = spec.bits;
   params.symmetric = spec.symmetric;
   params.dynamic_groups = dynamic_groups;
-  params.static_order_groups = !dynamic_groups && !per_channel;
+  params.static_order_groups = !dynamic_groups && groups > 1;
+  params.groups_on_block_start = prep.groups_on_block_start;
+  params.rule = prep.rule;
   MOQA_CHECK(params.block <= kMaxGptqBlock, matrix, ": GPTQ block of ", params.block,
              " columns; the CUDA implementation supports at most ", kMaxGptqBlock, " (lower block_size)");
   DeviceArray<uint8_t> codes(static_cast<size_t>(rows * cols), stream);
