@@ -91,6 +91,7 @@ __global__ void gptq_block_kernel(float* work, const float* u, const int32_t* pe
 
   GroupGrid grid;
   double loss = 0.0;
+  const bool exact_row = p.exact_rows != nullptr && p.exact_rows[r];
   for (int64_t j = b0; j < b1; ++j) {
     const int64_t group = p.dynamic_groups        ? j / p.group_size
                           : p.static_order_groups ? perm[j] / p.group_size
@@ -117,13 +118,19 @@ __global__ void gptq_block_kernel(float* work, const float* u, const int32_t* pe
     const float wj = w[j - b0];
     const uint8_t code = quant::quantize_value(wj, grid, p.bits, p.rule);
     const float* u_row = u + j * p.cols;
-    const float err = __fsub_rn(wj, quant::dequantize_value(code, grid)) / u_row[j];
+    // An exact entry (quant::GptqExact): q = w, err = 0. Its final value goes back to `work` for the host;
+    // no later read of `work` in this block touches column j.
+    const bool exact_entry = exact_row || (p.exact_positions != nullptr && p.exact_positions[j]);
+    const float err = exact_entry ? 0.0f : __fsub_rn(wj, quant::dequantize_value(code, grid)) / u_row[j];
     if (lane == 0) {
       codes[r * p.cols + j] = code;
       errors[r * p.block + (j - b0)] = err;
       loss += static_cast<double>(err) * static_cast<double>(err);
+      if (exact_entry) work[r * p.cols + j] = wj;
     }
-    for (int64_t k = j + 1 + lane; k < b1; k += 32) w[k - b0] = __fsub_rn(w[k - b0], __fmul_rn(err, u_row[k]));
+    if (!exact_entry) {
+      for (int64_t k = j + 1 + lane; k < b1; k += 32) w[k - b0] = __fsub_rn(w[k - b0], __fmul_rn(err, u_row[k]));
+    }
     __syncwarp();
   }
   if (lane == 0) row_loss[r] += loss;

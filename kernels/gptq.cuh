@@ -44,6 +44,10 @@ struct GptqColumnsParams {
   bool dynamic_groups = false;       // fit each group when its first column is reached (else grids are given)
   bool static_order_groups = false;  // grids given per input-order group: column j uses perm[j] / group_size
   bool groups_on_block_start = false;  // dynamic groups fitted on the block-start weights (GPTQ's reference)
+  // Device masks of quant::GptqExact, or null: [cols] in processing order, [rows]. An exact column's final
+  // value is left in `work`.
+  const uint8_t* exact_positions = nullptr;
+  const uint8_t* exact_rows = nullptr;
   quant::GridRule rule = quant::GridRule::moqa;
 };
 constexpr int64_t kMaxGptqBlock = 1024;

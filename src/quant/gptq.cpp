@@ -83,8 +83,23 @@ std::vector<double> inverse_cholesky_upper(std::vector<double> values, int64_t n
   return values;
 }
 
+std::vector<float> exact_column_values(std::span<const float> work, int64_t rows, int64_t cols,
+                                       const std::vector<int32_t>& perm, const GptqExact& exact) {
+  std::vector<int64_t> position(static_cast<size_t>(cols));  // input column -> processing position
+  for (int64_t j = 0; j < cols; ++j) position[static_cast<size_t>(perm[static_cast<size_t>(j)])] = j;
+  const auto n = static_cast<int64_t>(exact.columns.size());
+  std::vector<float> values(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < n; ++i) {
+      values[static_cast<size_t>(r * n + i)] =
+          work[static_cast<size_t>(r * cols + position[static_cast<size_t>(exact.columns[static_cast<size_t>(i)])])];
+    }
+  }
+  return values;
+}
+
 GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
-                             std::string_view matrix) {
+                             std::string_view matrix, const GptqExact& exact) {
   check_weight_matrix(weight, matrix);
   const int64_t cols = weight.dim(1);
   GptqPreparation prep;
@@ -141,13 +156,31 @@ GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& s
     if (options.act_order) prep.perm = act_order_permutation(h);
   }
   for (int64_t i = 0; i < cols; ++i) h.values[static_cast<size_t>(i * cols + i)] += prep.damping;  // step 2
+
+  const auto mask = [&](const std::vector<int64_t>& indices, int64_t size, const char* what) {
+    std::vector<uint8_t> m(indices.empty() ? 0 : static_cast<size_t>(size), 0);
+    for (size_t i = 0; i < indices.size(); ++i) {
+      MOQA_CHECK(indices[i] >= 0 && indices[i] < size && (i == 0 || indices[i] > indices[i - 1]), matrix,
+                 ": GPTQ exact ", what, " ", i, " is ", indices[i], ", expected strictly ascending indices in 0..",
+                 size - 1);
+      m[static_cast<size_t>(indices[i])] = 1;
+    }
+    return m;
+  };
+  const std::vector<uint8_t> exact_columns = mask(exact.columns, cols, "column");
+  prep.exact_rows = mask(exact.rows, weight.dim(0), "row");
+  if (!exact_columns.empty()) {
+    prep.exact_positions.resize(static_cast<size_t>(cols));
+    for (int64_t j = 0; j < cols; ++j)
+      prep.exact_positions[static_cast<size_t>(j)] = exact_columns[static_cast<size_t>(prep.perm[static_cast<size_t>(j)])];
+  }
   prep.damped_hessian = std::move(h.values);
   return prep;
 }
 
 GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
-                         std::string_view matrix) {
-  GptqPreparation prep = prepare_gptq(weight, std::move(h), spec, options, matrix);
+                         std::string_view matrix, const GptqExact& exact) {
+  GptqPreparation prep = prepare_gptq(weight, std::move(h), spec, options, matrix, exact);
   const int64_t rows = weight.dim(0);
   const int64_t cols = weight.dim(1);
   const int64_t group_size = prep.group_size;
@@ -221,6 +254,7 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
       float* w = work.data() + r * cols;
       float* err_row = errors.data() + r * block;
       GroupGrid* row_grids = grids.data() + r * groups;
+      const bool exact_row = !prep.exact_rows.empty() && prep.exact_rows[static_cast<size_t>(r)];
       if (prep.groups_on_block_start) std::copy(w + b0, w + b1, block_start.begin());
       for (int64_t j = b0; j < b1; ++j) {
         if (dynamic_groups && j % group_size == 0) {
@@ -237,8 +271,10 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
         const uint8_t code = quantize_value(w[j], grid, spec.bits, rule);
         codes[static_cast<size_t>(r * cols + j)] = code;
         const float* u_row = u.data() + j * cols;
-        const float err = (w[j] - dequantize_value(code, grid)) / u_row[j];
+        const bool exact_entry = exact_row || (!prep.exact_positions.empty() && prep.exact_positions[static_cast<size_t>(j)]);
+        const float err = exact_entry ? 0.0f : (w[j] - dequantize_value(code, grid)) / u_row[j];
         err_row[j - b0] = err;
+        if (exact_entry) continue;  // q = w: w[j] stays as the exact value, nothing to spread
         result.loss += static_cast<double>(err) * static_cast<double>(err);
         for (int64_t k = j + 1; k < b1; ++k) w[k] -= err * u_row[k];
       }
@@ -250,6 +286,7 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
     }
   }
 
+  if (!exact.columns.empty()) result.exact_column_values = exact_column_values(work, rows, cols, perm, exact);
   for (size_t i = 0; i < grids.size(); ++i) {
     q.scales[i] = grids[i].scale;
     q.zeros[i] = static_cast<uint8_t>(grids[i].zero);

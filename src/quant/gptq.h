@@ -50,6 +50,7 @@
 // takes a different path with one thread than with several (2, 3, 4, 8, 16 threads agree with each other
 // but not with 1), so runs meant to match bit for bit must not mix OPENBLAS_NUM_THREADS=1 with more.
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -69,8 +70,24 @@ struct GptqOptions {
   GptqVariant variant = GptqVariant::reference;
 };
 
+// Entries GPTQ keeps exact: the full-precision channel cache (channel_cache.h), served instead of the codes.
+// At an exact entry q = w and err = 0 (as SpQR does for its outliers): no rounding error is spread from it,
+// while an exact column still absorbs the updates of the columns processed before it, so its served value is
+// its final, error-updated weight (GptqResult::exact_column_values), not the original one. An exact row
+// receives no update at all (GPTQ's updates stay within a row), so it keeps its original weights. Exact
+// entries still get codes (rounded onto their group's grid, which they help fit: the stored baseline stays a
+// complete quantized matrix), which a reader of the cache ignores.
+struct GptqExact {
+  std::vector<int64_t> columns;  // input columns, strictly ascending
+  std::vector<int64_t> rows;     // output rows, strictly ascending
+  bool empty() const { return columns.empty() && rows.empty(); }
+};
+
 struct GptqResult {
   QuantizedMatrix matrix;
+  // [rows, exact.columns.size()] row-major: the final weights of the exact columns (an exact row's entries
+  // there are its original weights; a dead column's are 0).
+  std::vector<float> exact_column_values;
   // sum of err^2 over all steps. Equals trace((W0 - Q)(H' + lambda I)(W0 - Q)^T), with W0 = W after
   // step 1 and H' = H after step 1: GPTQ's own measure of the error it left (a check of the algorithm).
   double loss = 0.0;
@@ -82,7 +99,7 @@ struct GptqResult {
 // in_features), taken by value because it is modified in place (std::move it in when it is no longer
 // needed). `matrix` names the tensor in error messages.
 GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
-                         std::string_view matrix);
+                         std::string_view matrix, const GptqExact& exact = {});
 
 // Validation, steps 1-3 of quantize_gptq and the variant's choices, shared by every implementation (CPU
 // here, CUDA in src/backend/cuda): what GPTQ does before the Cholesky factor.
@@ -96,6 +113,8 @@ struct GptqPreparation {
   double damping = 0.0;              // lambda
   std::vector<int32_t> perm;         // processing position -> input column
   std::vector<uint8_t> dead;         // [cols]: 1 where H[i][i] == 0
+  std::vector<uint8_t> exact_positions;  // [cols] in PROCESSING order: 1 for an exact column; empty if none
+  std::vector<uint8_t> exact_rows;       // [rows]: 1 for an exact row; empty if none
   int64_t dead_columns = 0;
   // H after step 1 with the damping added to its diagonal, in INPUT order (a symmetric permutation maps
   // the diagonal onto itself, so damping before or after permuting gives the same values).
@@ -103,7 +122,12 @@ struct GptqPreparation {
 };
 // Checks weight, Hessian and options (errors name `matrix`) and performs steps 1-3 on H.
 GptqPreparation prepare_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec, const GptqOptions& options,
-                             std::string_view matrix);
+                             std::string_view matrix, const GptqExact& exact = {});
+
+// The exact columns' final weights out of a processing-order working copy `work` [rows, cols]
+// (GptqResult::exact_column_values).
+std::vector<float> exact_column_values(std::span<const float> work, int64_t rows, int64_t cols,
+                                       const std::vector<int32_t>& perm, const GptqExact& exact);
 
 // Step 6's block size: with dynamic groups a group must be fitted on fully updated weights, i.e. lie
 // inside one block or start at a block boundary.

@@ -13,8 +13,8 @@ namespace moqa::cuda {
 
 quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& weight, quant::Hessian h,
                                 const quant::QuantSpec& spec, const quant::GptqOptions& options,
-                                std::string_view matrix) {
-  quant::GptqPreparation prep = quant::prepare_gptq(weight, std::move(h), spec, options, matrix);
+                                std::string_view matrix, const quant::GptqExact& exact) {
+  quant::GptqPreparation prep = quant::prepare_gptq(weight, std::move(h), spec, options, matrix, exact);
   const int64_t rows = weight.dim(0);
   const int64_t cols = weight.dim(1);
   const int64_t group_size = prep.group_size;
@@ -77,6 +77,10 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   params.static_order_groups = !dynamic_groups && groups > 1;
   params.groups_on_block_start = prep.groups_on_block_start;
   params.rule = prep.rule;
+  const auto d_exact_positions = to_device(prep.exact_positions, stream);
+  const auto d_exact_rows = to_device(prep.exact_rows, stream);
+  if (!prep.exact_positions.empty()) params.exact_positions = d_exact_positions.data();
+  if (!prep.exact_rows.empty()) params.exact_rows = d_exact_rows.data();
   MOQA_CHECK(params.block <= kMaxGptqBlock, matrix, ": GPTQ block of ", params.block,
              " columns; the CUDA implementation supports at most ", kMaxGptqBlock, " (lower block_size)");
   DeviceArray<uint8_t> codes(static_cast<size_t>(rows * cols), stream);
@@ -86,6 +90,10 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
                         codes.data(), row_loss.data(), stream);
 
   const std::vector<uint8_t> processing_codes = to_host(codes.data(), codes.size(), stream);
+  if (!exact.columns.empty()) {
+    result.exact_column_values =
+        quant::exact_column_values(to_host(work.data(), work.size(), stream), rows, cols, perm, exact);
+  }
   const std::vector<int32_t> host_zeros = to_host(zeros.data(), zeros.size(), stream);
   const std::vector<double> host_loss = to_host(row_loss.data(), row_loss.size(), stream);
   quant::QuantizedMatrix& q = result.matrix;

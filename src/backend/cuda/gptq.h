@@ -18,6 +18,6 @@ namespace moqa::cuda {
 // most 1024. Runs on `backend`'s device and stream; returns when the result is on the host.
 quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& weight, quant::Hessian h,
                                 const quant::QuantSpec& spec, const quant::GptqOptions& options,
-                                std::string_view matrix);
+                                std::string_view matrix, const quant::GptqExact& exact = {});
 
 }  // namespace moqa::cuda
