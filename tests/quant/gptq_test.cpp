@@ -207,7 +207,9 @@ TEST(QuantGptq, LossEqualsTheDampedHessianError) {
 
 TEST(QuantGptq, BlockSizeOnlyChangesRounding) {
   // updated_groups only: the reference fits dynamic groups on the block-start weights, so there the block
-  // size is a real parameter of the result.
+  // size is a real parameter of the result. Here it only changes the float32 summation order of the lazy
+  // updates. Measured (any OPENBLAS_NUM_THREADS): block 1 and 1000 -3e-16 and 0, block 7 +9.6e-8, block 48
+  // -2.4e-7 relative to block 128; the bound is 2.5e-6 relative, about 10x the largest.
   const Tensor x = test::correlated_inputs(256, 128, 8, 81);
   const Tensor w = test::random_matrix(16, 128, 82);
   const Hessian h = hessian_of(x);
@@ -221,7 +223,7 @@ TEST(QuantGptq, BlockSizeOnlyChangesRounding) {
     const double loss = quantize_gptq(w, h, QuantSpec{4, 32, false}, options, "w").loss;
     std::printf("[ block    ] %lld: loss %.9g, block 128 %.9g (%+.3e relative)\n", static_cast<long long>(block), loss,
                 reference, loss / reference - 1.0);
-    EXPECT_NEAR(loss, reference, 0.01 * reference) << block;
+    EXPECT_NEAR(loss, reference, 2.5e-6 * reference) << block;
   }
 }
 
