@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "allocate/allocation.h"
 #include "analysis/allocation_input.h"
@@ -39,10 +40,14 @@ using namespace testing;
 // later column of its row, and the next layers see the changed outputs (measured on the tiny models with
 // 3-window batches on 2 ranks: the first layer's attention output projection already differs in ~25% of its
 // codes). What stays the same is the quality: the quantized model's output error (logits vs the full-
-// precision model) must match the single process's within this relative tolerance (measured: 0.3% on
-// mixtral and deepseek_v3, 1e-6 on qwen2_moe, on 2-4 ranks), and the two quantized models must be closer
-// to each other than to the full-precision model (measured: 6 vs 28 in logit distance).
-constexpr double kBatchTolerance = 0.05;
+// precision model) must match the single process's within this relative tolerance, and the two quantized
+// models must be closer to each other than to the full-precision model. Measured with 3-window batches on
+// 2-4 ranks (printed as "[ batch ]"): with the default gptq_variant "reference" the errors agree to 0
+// (mixtral, deepseek_v3) and 1.9e-7 (qwen2_moe) on this machine; with "updated_groups" to at most 5.9e-7,
+// except deepseek_v3 on 3 and 4 ranks, +0.50%, where codes flipped. A flip is the expected effect of the
+// rounding described above, so the bound is set by the flip case: 1%, twice the largest measured (a bound
+// 10x the no-flip agreement would fail on the first code that rounds the other way on another BLAS build).
+constexpr double kBatchTolerance = 0.01;
 
 config::Experiment everything_quantized(const std::string& family) {
   return experiment_for(family, config::QuantMethod::gptq, {});
@@ -150,6 +155,10 @@ TEST_P(QuantizeRanks, LargerBatchesGiveAnEquallyGoodQuantization) {
     EXPECT_LE(std::fabs(our_error - single_error), kBatchTolerance * single_error)
         << "output error " << our_error << " here, " << single_error << " in one process";
     EXPECT_LT(between, single_error);
+    if (rank_of(MPI_COMM_WORLD) == 0)
+      std::printf("[ batch    ] %s on %d ranks: output error %.6g, %.6g in one process (%+.3e relative)\n",
+                  GetParam().c_str(), size_of(MPI_COMM_WORLD), our_error, single_error,
+                  our_error / single_error - 1.0);
   }
 }
 
