@@ -11,10 +11,6 @@
 namespace moqa::analysis {
 namespace {
 
-data::SampleMode to_data(config::SampleMode mode) {
-  return mode == config::SampleMode::disjoint ? data::SampleMode::disjoint : data::SampleMode::random_offsets;
-}
-
 template <class T>
 void broadcast_vector(std::vector<T>& values, MPI_Datatype type, MPI_Comm comm) {
   int64_t size = static_cast<int64_t>(values.size());
@@ -41,7 +37,24 @@ DistributionSample sample_distribution(std::string name, std::vector<int32_t> to
   out.seq_len = seq_len;
   out.tokens = std::move(tokens);
   out.window_starts =
-      data::sample_window_starts(static_cast<int64_t>(out.tokens.size()), seq_len, samples, seed, to_data(mode));
+      data::sample_window_starts(static_cast<int64_t>(out.tokens.size()), seq_len, samples, seed, mode);
+  return out;
+}
+
+DistributionSample sample_documents(std::string name, const std::string& source, data::TokenizedDocuments documents,
+                                    int64_t seq_len, int64_t samples, uint64_t seed) {
+  const int64_t longest = data::longest_document(documents.offsets);
+  MOQA_CHECK(longest >= seq_len, "calibration \"", name,
+             "\": sampling = \"gptq\" needs a document of at least seq_len = ", seq_len,
+             " tokens, but the longest of the ", documents.documents(), " documents of ", source, " has ", longest,
+             " tokens (lower seq_len, or use sampling = \"random_offsets\", whose windows may span documents)");
+  DistributionSample out;
+  out.name = std::move(name);
+  out.source = source;
+  out.seed = seed;
+  out.seq_len = seq_len;
+  out.window_starts = data::sample_document_windows(documents.offsets, seq_len, samples, seed);
+  out.tokens = std::move(documents.tokens);
   return out;
 }
 
@@ -55,13 +68,18 @@ DistributionSample prepare_distribution(const config::CalibrationSet& set, const
         .path = set.path,
         .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
         .jsonl_field = set.field};
-    std::vector<int32_t> tokens =
-        data::load_token_stream(tokenizer, source, {.add_special_tokens = true, .max_tokens = set.max_tokens});
-    MOQA_CHECK(static_cast<int64_t>(tokens.size()) >= set.seq_len, "calibration \"", set.name, "\": ",
-               set.path.string(), " gives ", tokens.size(), " tokens, fewer than one window of seq_len = ",
-               set.seq_len);
-    out = sample_distribution(set.name, std::move(tokens), set.seq_len, set.samples,
-                              calibration_seed(experiment_seed, set.name), set.sampling);
+    const data::TokenizeOptions tokenize{.add_special_tokens = true, .max_tokens = set.max_tokens};
+    if (set.sampling == config::SampleMode::gptq) {
+      out = sample_documents(set.name, set.path.string(), data::load_documents(tokenizer, source, tokenize),
+                             set.seq_len, set.samples, calibration_seed(experiment_seed, set.name));
+    } else {
+      std::vector<int32_t> tokens = data::load_token_stream(tokenizer, source, tokenize);
+      MOQA_CHECK(static_cast<int64_t>(tokens.size()) >= set.seq_len, "calibration \"", set.name, "\": ",
+                 set.path.string(), " gives ", tokens.size(), " tokens, fewer than one window of seq_len = ",
+                 set.seq_len);
+      out = sample_distribution(set.name, std::move(tokens), set.seq_len, set.samples,
+                                calibration_seed(experiment_seed, set.name), set.sampling);
+    }
   }
   out.name = set.name;
   out.source = set.path.string();

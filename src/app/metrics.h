@@ -3,6 +3,7 @@
 // all ranks, so every rank holds the same records (RunContext::evaluations); rank 0 writes them to
 // results.h5 /metrics (stage_evaluate.cpp) and to results.json / results.md (results_summary.h).
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,12 @@ struct DatasetEvaluation {
   // ZeroShotResult::scores stays empty (per-example scores live on the rank that scored them).
   std::optional<eval::PerplexityResult> perplexity;
   std::optional<eval::ZeroShotResult> zero_shot;
+  // Perplexity: how its protocol's stream was built (data::PerplexityStream): the rows or documents joined
+  // (0: a text file read whole), the windows the protocol asks for (gptq-c4-new: 256; 0: no fixed number)
+  // and what the stream fell short of, in words ("" = nothing).
+  int64_t documents = 0;
+  int64_t windows_wanted = 0;
+  std::string shortfall;
   // Quantized model with channel adjustment: evaluated on the weights adjusted to this (novel) set
   // (RunContext::novel_weights), which store these average bits (NovelAllocation::stored_*: only the
   // cached channels of the experts whose width changed were re-quantized).

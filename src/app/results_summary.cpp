@@ -123,6 +123,7 @@ json dataset_json(const config::EvaluationSet& set) {
     d["seq_len"] = set.seq_len;
     d["limit"] = set.limit;
   } else {
+    d["protocol"] = config::name_of(set.protocol);
     d["seq_len"] = set.seq_len;
     d["stride"] = set.stride;
     d["max_tokens"] = set.max_tokens;
@@ -131,8 +132,13 @@ json dataset_json(const config::EvaluationSet& set) {
   return d;
 }
 
-json perplexity_json(const eval::PerplexityResult& r, const config::EvaluationSet& set) {
+json perplexity_json(const DatasetEvaluation& d, const config::EvaluationSet& set) {
+  const eval::PerplexityResult& r = *d.perplexity;
   return {{"distribution", config::name_of(set.distribution)},
+          {"protocol", config::name_of(set.protocol)},
+          {"documents", d.documents},
+          {"windows_wanted", d.windows_wanted},
+          {"shortfall", d.shortfall},
           {"ppl", number(r.perplexity())},
           {"nll", number(r.mean_nll())},
           {"nll_sum", number(r.sum.nll)},
@@ -188,7 +194,7 @@ json models_json(const RunContext& context) {
       if (d.model != which) continue;
       any = true;
       const config::EvaluationSet& set = e.evaluation.at(d.set);
-      json& entry = d.perplexity ? (perplexity[set.name] = perplexity_json(*d.perplexity, set))
+      json& entry = d.perplexity ? (perplexity[set.name] = perplexity_json(d, set))
                                  : (zero_shot[set.name] = zero_shot_json(*d.zero_shot, set));
       if (d.channel_adjusted) {
         entry["channel_adjusted"] = true;
@@ -312,7 +318,8 @@ std::string details_table(const json& summary) {
                     rule(4, 4);
   for (const json& m : summary["models"]) {
     for (const auto& [name, v] : m["perplexity"].items())
-      out += row({m["model"].get<std::string>(), name, "perplexity", v["distribution"].get<std::string>(),
+      out += row({m["model"].get<std::string>(), name, cat("perplexity (", v["protocol"].get<std::string>(), ")"),
+                  v["distribution"].get<std::string>(),
                   cat(v["tokens"].get<int64_t>(), " tokens"), cat(v["windows"].get<int64_t>()), fixed(v["seconds"], 1),
                   fixed(v["tokens_per_s"], 0)});
     for (const auto& [name, v] : m["zero_shot"].items()) {
@@ -387,9 +394,25 @@ std::string render_markdown(const json& s) {
          "average (full-precision ones at 16, channels cached by channel adjustment included). The FP row is the "
          "unquantized model.\n";
 
-  if (!datasets_of(s, "perplexity").empty())
+  if (const std::vector<json> sets = datasets_of(s, "perplexity"); !sets.empty()) {
     out += cat("\n## Perplexity (lower is better)\n\n",
                metric_table(s, "perplexity", "perplexity", "ppl", "ppl", 2, 1.0, false));
+    out += "\nProtocols (docs/EVALUATION.md, \"Perplexity protocols\"):";
+    for (const json& d : sets)
+      out += cat(" `", d["name"].get<std::string>(), "` ", d["protocol"].get<std::string>(), ", seq_len ",
+                 d["seq_len"].get<int64_t>(), ";");
+    out.back() = '.';
+    out += "\n";
+    // What a stream lacks of its protocol is the same for every model: said once per set.
+    std::vector<std::string> said;
+    for (const json& m : s["models"])
+      for (const auto& [name, v] : m["perplexity"].items())
+        if (!v["shortfall"].get<std::string>().empty() && std::find(said.begin(), said.end(), name) == said.end()) {
+          said.push_back(name);
+          out +=
+              cat("- `", name, "` (", v["protocol"].get<std::string>(), "): ", v["shortfall"].get<std::string>(), "\n");
+        }
+  }
   if (!datasets_of(s, "zero_shot").empty()) {
     out += cat("\n## Zero-shot accuracy, acc (%, ± standard error)\n\n",
                metric_table(s, "zero_shot", "zero_shot", "acc", "acc", 2, 100.0, true));

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "data/corpus.h"
+#include "data/perplexity_stream.h"
 #include "data/shard.h"
 #include "data/tasks.h"
 #include "data/windows.h"
@@ -39,6 +40,9 @@ struct PreparedSet {
   // perplexity
   std::vector<int32_t> tokens;
   std::vector<data::EvalWindow> windows;  // all ranks' windows, in stream order
+  int64_t documents = 0;                  // data::PerplexityStream's provenance, for the results
+  int64_t windows_wanted = 0;
+  std::string shortfall;                  // what the stream lacks of its protocol ("" = nothing)
   // zero_shot
   std::optional<data::ChoiceTask> task;
   std::optional<eval::ZeroShotPlan> plan;  // this rank's share, tokenized and batched
@@ -83,9 +87,16 @@ PreparedSet prepare_set(const config::Experiment& e, size_t index, const Tokeniz
         .path = set.path,
         .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
         .jsonl_field = set.field};
-    p.tokens = data::load_token_stream(tokenizer, source, {.add_special_tokens = true, .max_tokens = set.max_tokens});
-    p.windows = data::perplexity_windows(static_cast<int64_t>(p.tokens.size()), set.seq_len, set.stride,
-                                         set.keep_partial_last);
+    const data::PerplexityStreamOptions options{.seq_len = set.seq_len,
+                                                .stride = set.stride,
+                                                .keep_partial_last = set.keep_partial_last,
+                                                .tokenize = {.add_special_tokens = true, .max_tokens = set.max_tokens}};
+    data::PerplexityStream stream = data::load_perplexity_stream(tokenizer, source, set.protocol, options);
+    p.shortfall = data::protocol_shortfall(stream, options);
+    p.documents = stream.documents;
+    p.windows_wanted = stream.windows_wanted;
+    p.tokens = std::move(stream.tokens);
+    p.windows = std::move(stream.windows);
     MOQA_CHECK(!p.windows.empty(), "evaluation \"", set.name, "\": ", set.path.string(), " gives ", p.tokens.size(),
                " tokens, fewer than one window of seq_len = ", set.seq_len,
                set.keep_partial_last ? "" : " (set keep_partial_last = true to score a shorter window)");
@@ -154,9 +165,14 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
     eval::PerplexityResult& r = out.perplexity.emplace();
     r.stream_tokens = static_cast<int64_t>(p.tokens.size());
     r.windows = static_cast<int64_t>(p.windows.size());
+    out.documents = p.documents;
+    out.windows_wanted = p.windows_wanted;
+    out.shortfall = p.shortfall;
     r.sum = sum_over_ranks(local, comm);
     r.seconds = seconds_since(start);
-    if (log) *log << stage << " (" << config::name_of(set.distribution) << "): " << eval::describe(r, options) << "\n";
+    if (log)
+      *log << stage << " (" << config::name_of(set.distribution) << "): " << eval::describe(r, options) << ", protocol "
+           << config::name_of(set.protocol) << "\n";
   } else {
     eval::ZeroShotOptions options = p.options;
     options.min_batches = max_over_ranks(static_cast<int64_t>(p.plan->batches.size()), comm);
@@ -210,6 +226,10 @@ void write_metrics(io::H5Writer& w, const DatasetEvaluation& d, const config::Ev
     if (d.adjusted_bits_all_linear) w.set_attribute(g, "adjusted_bits_all_linear", *d.adjusted_bits_all_linear);
   }
   if (const auto& r = d.perplexity) {
+    w.set_attribute(g, "protocol", config::name_of(set.protocol));
+    if (d.documents > 0) w.set_attribute(g, "documents", d.documents);
+    if (d.windows_wanted > 0) w.set_attribute(g, "windows_wanted", d.windows_wanted);
+    if (!d.shortfall.empty()) w.set_attribute(g, "shortfall", d.shortfall);
     w.set_attribute(g, "stride", set.stride);
     w.set_attribute(g, "max_tokens", set.max_tokens);
     w.set_attribute(g, "keep_partial_last", static_cast<int64_t>(set.keep_partial_last ? 1 : 0));
@@ -254,7 +274,13 @@ void run_evaluate_stage(RunContext& context) {
     *log << "evaluate: reading and tokenizing " << e.evaluation.size()
          << (e.evaluation.size() == 1 ? " [[evaluation]] set\n" : " [[evaluation]] sets\n");
   std::vector<PreparedSet> sets;
-  for (size_t i = 0; i < e.evaluation.size(); ++i) sets.push_back(prepare_set(e, i, tokenizer, model_config, session));
+  for (size_t i = 0; i < e.evaluation.size(); ++i) {
+    sets.push_back(prepare_set(e, i, tokenizer, model_config, session));
+    const PreparedSet& p = sets.back();
+    if (log && !p.shortfall.empty())
+      *log << "evaluate: \"" << p.set->name << "\" (protocol " << config::name_of(p.set->protocol)
+           << "): " << p.shortfall << "\n";
+  }
 
   const bool quantized = context.quantized_weights != nullptr;
 

@@ -13,6 +13,8 @@
 
 #include "quant/gptq_variant.h"
 
+#include "data/perplexity_protocol.h"
+#include "data/sample_mode.h"
 #include "data/task_format.h"
 
 namespace moqa::config {
@@ -21,7 +23,8 @@ namespace moqa::config {
 enum class Stage { calibrate, allocate, quantize, evaluate };
 enum class ComputeDtype { float32, bfloat16, float16 };
 enum class TextFormat { text, jsonl };
-enum class SampleMode { random_offsets, disjoint };
+using data::SampleMode;          // data/sample_mode.h
+using data::PerplexityProtocol;  // data/perplexity_protocol.h
 // Input-side measures (mean_abs .. hessian_diag) read the expert's input x, the same for every expert of a
 // layer; output-side ones (output_mean_abs, output_saliency, sensitivity) read the expert's own SwiGLU
 // activations and outputs on its owner rank (src/analysis/significance.h defines each).
@@ -50,7 +53,8 @@ struct EnumNames;
 MOQA_ENUM_NAMES(Stage, "calibrate", "allocate", "quantize", "evaluate");
 MOQA_ENUM_NAMES(ComputeDtype, "float32", "bfloat16", "float16");
 MOQA_ENUM_NAMES(TextFormat, "text", "jsonl");
-MOQA_ENUM_NAMES(SampleMode, "random_offsets", "disjoint");
+MOQA_ENUM_NAMES(SampleMode, "random_offsets", "disjoint", "gptq");
+MOQA_ENUM_NAMES(PerplexityProtocol, "windows", "gptq-wikitext2", "gptq-c4-new");
 MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_diag", "output_mean_abs",
                 "output_saliency", "sensitivity");
 MOQA_ENUM_NAMES(SignificanceFit, "mean", "mean_var");
@@ -197,6 +201,7 @@ struct EvaluationSet {
   // beside <stem>.jsonl when it exists (PIQA's release: dev.jsonl + dev-labels.lst); empty: labels in the records
   std::filesystem::path labels;
   Distribution distribution = Distribution::novel;  // default: known iff path is a calibration path
+  PerplexityProtocol protocol = PerplexityProtocol::windows;  // perplexity: which tokens and windows are scored
   int64_t seq_len = 512;
   int64_t stride = 512;                  // default seq_len
   int64_t max_tokens = 0;                // 0 = whole file

@@ -139,6 +139,7 @@ void visit(V& v, EvaluationSet& s) {
   v("field", s.field, Rule{.identifier = true});
   v("task", s.task, Rule{});
   v("distribution", s.distribution, Rule{});
+  v("protocol", s.protocol, Rule{});
   v("seq_len", s.seq_len, Rule{.min = 2});
   v("stride", s.stride, Rule{.min = 1});
   v("max_tokens", s.max_tokens, Rule{.min = 0});

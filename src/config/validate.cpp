@@ -155,6 +155,36 @@ void resolve_labels(EvaluationSet& set, const std::string& prefix, ReadContext& 
   if (!candidate.empty() && std::filesystem::is_regular_file(candidate, ec)) set.labels = candidate;
 }
 
+// [[evaluation]] protocol: perplexity only; the GPTQ protocols fix the windows and the tokens
+// (data/perplexity_stream.h), so the keys that would change them are refused rather than ignored.
+void check_protocol(const EvaluationSet& set, const std::string& prefix, ReadContext& context) {
+  const std::string key = prefix + "protocol";
+  if (!context.present(key) || !context.valid(key) || !context.valid(prefix + "kind")) return;
+  if (set.protocol == PerplexityProtocol::windows) return;  // the default, also printed for zero_shot sets
+  if (set.kind == EvalKind::zero_shot) {
+    context.error(context.where(key), key,
+                  cat("found \"", name_of(set.protocol),
+                      "\" with kind = \"zero_shot\", expected \"windows\" or no "
+                      "protocol (protocols are for kind = \"perplexity\")"));
+    return;
+  }
+  const auto refuse = [&](const std::string& other, const std::string& found_value, const std::string& expected) {
+    if (context.present(prefix + other) && context.valid(prefix + other))
+      context.error(context.where(prefix + other), prefix + other,
+                    cat("found ", found_value, " with protocol = \"", name_of(set.protocol), "\", expected ", expected,
+                        " (the protocol fixes which tokens are scored; protocol = \"windows\" takes any)"));
+  };
+  if (set.stride != set.seq_len) refuse("stride", cat(set.stride), cat("seq_len = ", set.seq_len, " or no stride"));
+  if (set.keep_partial_last) refuse("keep_partial_last", "true", "false");
+  if (set.max_tokens != 0) refuse("max_tokens", cat(set.max_tokens), "0");
+  if (set.protocol == PerplexityProtocol::gptq_c4_new && set.format != TextFormat::jsonl &&
+      context.valid(prefix + "format"))
+    context.error(context.where(context.present(prefix + "format") ? prefix + "format" : key), prefix + "format",
+                  cat("found \"text\" (", set.path.filename().string(),
+                      ") with protocol = \"gptq-c4-new\", expected "
+                      "\"jsonl\": the protocol joins the first 1,100 C4 documents, one JSON record each"));
+}
+
 void resolve_evaluation(Experiment& e, ReadContext& context) {
   for (size_t i = 0; i < e.evaluation.size(); ++i) {
     auto& set = e.evaluation[i];
@@ -184,6 +214,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
                     cat("found ", set.stride, ", expected at most seq_len = ", set.seq_len,
                         " (windows may overlap, not leave gaps)"));
     }
+    check_protocol(set, prefix, context);
     if (!context.present(prefix + "distribution")) {
       const bool known = std::any_of(e.calibration.begin(), e.calibration.end(),
                                      [&](const CalibrationSet& c) { return c.path == set.path; });

@@ -101,4 +101,14 @@ TokenizedDocuments tokenize_documents(const Tokenizer& tokenizer, std::span<cons
   return out;
 }
 
+TokenizedDocuments load_documents(const Tokenizer& tokenizer, const CorpusSource& source,
+                                  const TokenizeOptions& options) {
+  const std::vector<std::string> documents = read_documents(source);
+  try {
+    return tokenize_documents(tokenizer, documents, options);
+  } catch (const Error& e) {
+    fail(source.path.string(), ": tokenizing failed: ", e.what());
+  }
+}
+
 }  // namespace moqa::data

@@ -47,4 +47,8 @@ struct TokenizedDocuments {
 TokenizedDocuments tokenize_documents(const Tokenizer& tokenizer, std::span<const std::string> documents,
                                       const TokenizeOptions& options);
 
+// read_documents + tokenize_documents; a tokenizer error names the file.
+TokenizedDocuments load_documents(const Tokenizer& tokenizer, const CorpusSource& source,
+                                  const TokenizeOptions& options);
+
 }  // namespace moqa::data

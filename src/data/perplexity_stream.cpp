@@ -47,7 +47,8 @@ PerplexityStream load_perplexity_stream(const Tokenizer& tokenizer, const Corpus
     }
     case PerplexityProtocol::gptq_c4_new: {
       if (!jsonl)
-        fail(source.path.string(), ": protocol \"gptq-c4-new\" reads C4 documents from JSON Lines (format = "
+        fail(source.path.string(),
+             ": protocol \"gptq-c4-new\" reads C4 documents from JSON Lines (format = "
              "\"jsonl\"), found a plain text file");
       std::vector<std::string> records = read_jsonl(source.path, source.jsonl_field);
       if (static_cast<int64_t>(records.size()) > kGptqC4Documents) records.resize(kGptqC4Documents);

@@ -162,6 +162,55 @@ TEST(PipelineEvaluate, FullPrecisionRunWritesAgreeingResultFiles) {
   EXPECT_EQ(s["stages"][0]["stage"], "evaluate");
 }
 
+// The GPTQ perplexity protocols end to end: WikiText-style rows joined with "\n\n" and C4-style records
+// joined with " ", each protocol named next to its perplexity in the log, results.h5, results.json and
+// results.md; the C4 set has far fewer than 1,100 documents and 256 windows, which the run says.
+TEST(PipelineEvaluate, GptqProtocolsAreRecordedAndTheirShortfallSaid) {
+  const fs::path dir = test::temp_dir("pipeline-evaluate-protocols");
+  {
+    std::ofstream wiki(dir / "wiki.raw", std::ios::binary);
+    for (int i = 0; i < 30; ++i) wiki << " \n = Title " << i << " = \n \n Words of article " << i << " , and more .\n";
+    std::ofstream c4(dir / "c4.jsonl", std::ios::binary);
+    for (int i = 0; i < 12; ++i) c4 << "{\"text\": \"Document " << i << " says a few plain things.\"}\n";
+  }
+  std::ofstream(dir / "experiment.toml")
+      << "[experiment]\nname = \"protocols\"\nstages = [\"evaluate\"]\noutput_dir = " << toml_path(dir / "out")
+      << "\n\n[model]\npath = " << toml_path(test::data_dir() / "arch" / "mixtral") << "\ntokenizer = \"bytes\"\n\n"
+      << "[[evaluation]]\nname = \"wiki\"\npath = \"wiki.raw\"\nprotocol = \"gptq-wikitext2\"\nseq_len = 64\n\n"
+      << "[[evaluation]]\nname = \"c4\"\npath = \"c4.jsonl\"\nprotocol = \"gptq-c4-new\"\nseq_len = 32\n\n"
+      << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\n";
+  const auto run = run_pipeline(dir / "experiment.toml");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // 12 records of 35 or 36 bytes and 11 spaces: 433 tokens, 13 windows of 32.
+  const std::string shortfall =
+      "12 of the protocol's 1100 documents exist; the text gives 433 tokens, fewer than "
+      "256 x 32 = 8192: 13 windows scored instead of 256";
+  EXPECT_THAT(run.output, HasSubstr("evaluate: \"c4\" (protocol gptq-c4-new): " + shortfall));
+  EXPECT_THAT(run.output, HasSubstr("tokens/s), protocol gptq-wikitext2\n"));
+  expect_files_agree(dir / "out");
+  const json s = read_json(dir / "out" / "results.json");
+  const json& wiki = s["models"][0]["perplexity"]["wiki"];
+  const json& c4 = s["models"][0]["perplexity"]["c4"];
+  EXPECT_EQ(wiki["protocol"], "gptq-wikitext2");
+  EXPECT_EQ(wiki["documents"], 120);  // 4 rows per article
+  EXPECT_EQ(wiki["shortfall"], "");
+  EXPECT_EQ(c4["protocol"], "gptq-c4-new");
+  EXPECT_EQ(c4["documents"], 12);
+  EXPECT_EQ(c4["windows_wanted"], 256);
+  EXPECT_EQ(c4["windows"], 13);
+  EXPECT_EQ(c4["shortfall"], shortfall);
+  EXPECT_EQ(s["datasets"][1]["protocol"], "gptq-c4-new");
+  const io::H5Reader r = io::H5Reader::open(dir / "out" / "results.h5");
+  EXPECT_EQ(r.attribute_string("/metrics/fp/wiki", "protocol"), "gptq-wikitext2");
+  EXPECT_EQ(r.attribute_string("/metrics/fp/c4", "protocol"), "gptq-c4-new");
+  EXPECT_EQ(r.attribute_int64("/metrics/fp/c4", "windows_wanted"), 256);
+  EXPECT_EQ(r.attribute_string("/metrics/fp/c4", "shortfall"), shortfall);
+  const std::string md = read_file(dir / "out" / "results.md");
+  EXPECT_THAT(md, HasSubstr("`wiki` gptq-wikitext2, seq_len 64; `c4` gptq-c4-new, seq_len 32."));
+  EXPECT_THAT(md, HasSubstr("- `c4` (gptq-c4-new): " + shortfall));
+  EXPECT_THAT(md, HasSubstr("| c4 | perplexity (gptq-c4-new) |"));
+}
+
 // A run that fails at run time (here: a text shorter than one window, found only when the evaluate stage
 // reads it) aborts the whole job naming the rank and the reason, and leaves what an earlier run wrote to
 // the same folder exactly as it was: no new result file gets a final name.

@@ -400,10 +400,46 @@ TEST_F(ConfigTest, StrideLongerThanTheWindowIsRejected) {
                 ": evaluation.0.stride: found 256, expected at most seq_len = 128 (windows may overlap, not leave gaps)");
 }
 
+TEST_F(ConfigTest, PerplexityProtocolsFixTheirWindows) {
+  EXPECT_EQ(parse(minimal()).evaluation[0].protocol, PerplexityProtocol::windows);
+  const Experiment wiki = parse(minimal() + "protocol = \"gptq-wikitext2\"\nseq_len = 2048\n");
+  EXPECT_EQ(wiki.evaluation[0].protocol, PerplexityProtocol::gptq_wikitext2);
+  EXPECT_EQ(wiki.evaluation[0].stride, 2048);
+  EXPECT_EQ(parse(minimal() + "protocol = \"gptq-c4-new\"\nstride = 512\n", {"evaluation.0.path=data/c.jsonl"})
+                .evaluation[0]
+                .protocol,
+            PerplexityProtocol::gptq_c4_new);
+  const std::string gptq = minimal() + "protocol = \"gptq-wikitext2\"\n";
+  const std::string fixed = " (the protocol fixes which tokens are scored; protocol = \"windows\" takes any)";
+  EXPECT_EQ(error(gptq + "stride = 256\n"),
+            where(15, 10) +
+                ": evaluation.0.stride: found 256 with protocol = \"gptq-wikitext2\", expected seq_len = "
+                "512 or no stride" +
+                fixed);
+  EXPECT_EQ(error(gptq + "keep_partial_last = true\n"),
+            where(15, 21) +
+                ": evaluation.0.keep_partial_last: found true with protocol = \"gptq-wikitext2\", "
+                "expected false" +
+                fixed);
+  EXPECT_EQ(
+      error(gptq + "max_tokens = 4096\n"),
+      where(15, 14) + ": evaluation.0.max_tokens: found 4096 with protocol = \"gptq-wikitext2\", expected 0" + fixed);
+  EXPECT_EQ(error(minimal() + "protocol = \"gptq-c4-new\"\n"),
+            where(14, 12) +
+                ": evaluation.0.format: found \"text\" (b.txt) with protocol = \"gptq-c4-new\", expected "
+                "\"jsonl\": the protocol joins the first 1,100 C4 documents, one JSON record each");
+  EXPECT_EQ(error(minimal() + "kind = \"zero_shot\"\ntask = \"rte\"\nprotocol = \"gptq-c4-new\"\n"),
+            where(16, 12) +
+                ": evaluation.0.protocol: found \"gptq-c4-new\" with kind = \"zero_shot\", expected "
+                "\"windows\" or no protocol (protocols are for kind = \"perplexity\")");
+  EXPECT_EQ(parse(minimal(), {"calibration.0.sampling=gptq"}).calibration[0].sampling, SampleMode::gptq);
+}
+
 TEST_F(ConfigTest, TargetBitsMustLieInTheCandidateRange) {
   EXPECT_EQ(error(minimal() + "\n[allocation]\ntarget_bits = 9\n"),
-            where(16, 15) + ": allocation.target_bits: found 9.0, expected a number in [2, 8] (the range of "
-                            "candidate_bits [2, 4, 6, 8])");
+            where(16, 15) +
+                ": allocation.target_bits: found 9.0, expected a number in [2, 8] (the range of "
+                "candidate_bits [2, 4, 6, 8])");
   EXPECT_EQ(error(minimal() + "\n[allocation]\ncandidate_bits = [4, 8]\ntarget_bits = 3\n"),
             where(17, 15) + ": allocation.target_bits: found 3.0, expected a number in [4, 8] (the range of "
                             "candidate_bits [4, 8])");

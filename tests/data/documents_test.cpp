@@ -1,5 +1,7 @@
 // Documents of a corpus (Hugging Face rows, WikiText articles, JSON Lines records), their separate
 // tokenization, and GPTQ's calibration sampling over them: windows inside one document, seeded.
+#include "data/documents.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "data/documents.h"
 #include "data/sampler.h"
 #include "data/shard.h"
 #include "data/text_file.h"
@@ -37,7 +38,7 @@ TEST(DataDocuments, TextRowsAreHuggingFaceWikitextRows) {
   // Python text mode: every terminator reads as "\n" and stays on its row; whitespace-only rows become "".
   EXPECT_EQ(text_rows("a\n \nb\r\nc\rd"), (Strings{"a\n", "", "b\n", "c\n", "d"}));
   EXPECT_EQ(text_rows("\t\n\n x \n"), (Strings{"", "", " x \n"}));
-  EXPECT_EQ(text_rows("\xC2\xA0\n\xE3\x80\x80"), (Strings{"", ""}));  // U+00A0, U+3000: Python whitespace
+  EXPECT_EQ(text_rows("\xC2\xA0\n\xE3\x80\x80"), (Strings{"", ""}));    // U+00A0, U+3000: Python whitespace
   EXPECT_EQ(text_rows("\xE2\x80\x8B\n"), (Strings{"\xE2\x80\x8B\n"}));  // U+200B is not
   EXPECT_TRUE(text_rows("").empty());
 }
@@ -56,8 +57,7 @@ TEST(DataDocuments, WikitextTestRowsMatchTheHuggingFaceSplit) {
 }
 
 TEST(DataDocuments, ArticlesStartAtTopLevelHeadingsBetweenBlankLines) {
-  const std::string text =
-      " \n = A = \n \n x\n \n = = S = = \n \n y = 1\n = 2 = \n z\n \n = B = \n \n w\n";
+  const std::string text = " \n = A = \n \n x\n \n = = S = = \n \n y = 1\n = 2 = \n z\n \n = B = \n \n w\n";
   const Strings articles = text_articles(text);
   ASSERT_EQ(articles.size(), 3u);
   EXPECT_EQ(articles[0], " \n");
@@ -121,7 +121,8 @@ TEST(DataSampler, GptqWindowsStayInsideOneLongEnoughDocument) {
   EXPECT_EQ(distinct.size(), 75u);
   EXPECT_TRUE(distinct.count(45 - 16) && distinct.count(112) && distinct.count(112 - 16));
   // Pinned: the generator and this procedure give these starts with every compiler and standard library.
-  EXPECT_EQ(std::vector<int64_t>(starts.begin(), starts.begin() + 6), (std::vector<int64_t>{112, 112, 112, 112, 86, 64}));
+  EXPECT_EQ(std::vector<int64_t>(starts.begin(), starts.begin() + 6),
+            (std::vector<int64_t>{112, 112, 112, 112, 86, 64}));
   EXPECT_NE(starts, sample_document_windows(offsets, 16, 2000, 78));
   // A longer list starts with the shorter one, so each rank's share does not depend on the rank count.
   const std::vector<int64_t> shorter = sample_document_windows(offsets, 16, 37, 77);

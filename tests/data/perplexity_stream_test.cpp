@@ -2,6 +2,8 @@
 // files were cross-checked with an independent implementation (tokenizers.js 0.2.0, the Hugging Face
 // JavaScript tokenizers, on the same tokenizer.json): WikiText-2 test 334,661 tokens, C4 validation's 1,025
 // documents 551,907 tokens (both with the BOS).
+#include "data/perplexity_stream.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 
 #include "core/error.h"
 #include "data/corpus.h"
-#include "data/perplexity_stream.h"
 #include "data/windows.h"
 #include "support/test_support.h"
 
@@ -65,15 +66,15 @@ TEST(DataPerplexityStream, GptqWikitext2JoinsTheRowsAndDropsThePartialTail) {
   // Rows "", " = T = \n", "", " abc\n": joined with "\n\n".
   const auto text = write_file("wiki.raw", " \n = T = \n \n abc\n");
   const std::string joined = "\n\n = T = \n\n\n\n\n abc\n";
-  const PerplexityStream s = load_perplexity_stream(bytes, {text, CorpusFormat::text, ""},
-                                                    PerplexityProtocol::gptq_wikitext2,
-                                                    {.seq_len = 4, .stride = 1, .keep_partial_last = true});
+  const PerplexityStream s =
+      load_perplexity_stream(bytes, {text, CorpusFormat::text, ""}, PerplexityProtocol::gptq_wikitext2,
+                             {.seq_len = 4, .stride = 1, .keep_partial_last = true});
   EXPECT_EQ(s.tokens, Ids(joined.begin(), joined.end()));
   EXPECT_EQ(s.documents, 4);
   // 19 tokens: 4 windows (the last 3 tokens are not scored); stride and keep_partial_last do not apply.
   expect_gptq_windows(s, 4, 4);
-  const PerplexityStream odd = load_perplexity_stream(bytes, {text, CorpusFormat::text, ""},
-                                                      PerplexityProtocol::gptq_wikitext2, {.seq_len = 6});
+  const PerplexityStream odd =
+      load_perplexity_stream(bytes, {text, CorpusFormat::text, ""}, PerplexityProtocol::gptq_wikitext2, {.seq_len = 6});
   expect_gptq_windows(odd, 6, 3);  // 19 // 6; the last token is not scored
 }
 
@@ -88,7 +89,7 @@ TEST(DataPerplexityStream, GptqWikitext2OnTheRealTestSplit) {
   EXPECT_EQ(Ids(s.tokens.begin(), s.tokens.begin() + 8), (Ids{1, 28705, 13, 13, 327, 5606, 365, 3619}));
   EXPECT_EQ(Ids(s.tokens.end() - 4, s.tokens.end()), (Ids{28705, 13, 13, 13}));
   EXPECT_EQ(std::count(s.tokens.begin(), s.tokens.end(), 1), 1);  // one BOS, at the start
-  expect_gptq_windows(s, 2048, 163);                               // 334,661 // 2048; 837 tokens dropped
+  expect_gptq_windows(s, 2048, 163);                              // 334,661 // 2048; 837 tokens dropped
   EXPECT_EQ(protocol_shortfall(s, {.seq_len = 2048}), "");
   const PerplexityStream no_bos =
       load_perplexity_stream(tokenizer, {wikitext_test(), CorpusFormat::text, ""}, PerplexityProtocol::gptq_wikitext2,
@@ -101,7 +102,8 @@ TEST(DataPerplexityStream, GptqC4NewOnTheRealValidationDocuments) {
   MOQA_REQUIRE_ASSET(llama2());
   const Tokenizer tokenizer = Tokenizer::load(llama2());
   const CorpusSource source{c4_validation(), CorpusFormat::jsonl, "text"};
-  const PerplexityStream s = load_perplexity_stream(tokenizer, source, PerplexityProtocol::gptq_c4_new, {.seq_len = 2048});
+  const PerplexityStream s =
+      load_perplexity_stream(tokenizer, source, PerplexityProtocol::gptq_c4_new, {.seq_len = 2048});
   EXPECT_EQ(s.documents, 1025);
   EXPECT_EQ(s.documents_wanted, 1100);
   ASSERT_EQ(s.tokens.size(), 256u * 2048u);  // of 551,907 (tokenizers.js: 551,907)
