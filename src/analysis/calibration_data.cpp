@@ -68,7 +68,7 @@ DistributionSample prepare_distribution(const config::CalibrationSet& set, const
         .path = set.path,
         .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
         .jsonl_field = set.field};
-    const data::TokenizeOptions tokenize{.add_special_tokens = true, .max_tokens = set.max_tokens};
+    const data::TokenizeOptions tokenize{.max_tokens = set.max_tokens};
     if (set.sampling == config::SampleMode::gptq) {
       out = sample_documents(set.name, set.path.string(), data::load_documents(tokenizer, source, tokenize),
                              set.seq_len, set.samples, calibration_seed(experiment_seed, set.name));

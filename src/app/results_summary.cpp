@@ -128,6 +128,8 @@ json dataset_json(const config::EvaluationSet& set) {
     d["stride"] = set.stride;
     d["max_tokens"] = set.max_tokens;
   }
+  // add_bos as the TOML spells it: "tokenizer", true or false.
+  d["add_bos"] = set.add_bos == data::BosPolicy::tokenizer ? json("tokenizer") : json(set.add_bos == data::BosPolicy::always);
   d["baseline"] = set.baseline;
   return d;
 }
@@ -151,7 +153,7 @@ json perplexity_json(const DatasetEvaluation& d, const config::EvaluationSet& se
 }
 
 json zero_shot_json(const eval::ZeroShotResult& r, const config::EvaluationSet& set) {
-  return {{"distribution", config::name_of(set.distribution)},
+  json out = {{"distribution", config::name_of(set.distribution)},
           {"task", r.task},
           {"acc", number(r.acc())},
           {"acc_norm", number(r.acc_norm())},
@@ -164,6 +166,16 @@ json zero_shot_json(const eval::ZeroShotResult& r, const config::EvaluationSet& 
           {"truncated", r.counts.truncated},
           {"input_tokens", r.counts.input_tokens},
           {"seconds", number(r.seconds)}};
+  if (!r.counts.confusion.empty()) {  // cb: lm-eval's macro F1, and its confusion matrix (row gold, column predicted)
+    const size_t classes = static_cast<size_t>(eval::confusion_classes(r.counts.confusion));
+    json rows = json::array();
+    for (size_t g = 0; g < classes; ++g)
+      rows.push_back(std::vector<int64_t>(r.counts.confusion.begin() + static_cast<std::ptrdiff_t>(g * classes),
+                                          r.counts.confusion.begin() + static_cast<std::ptrdiff_t>((g + 1) * classes)));
+    out["f1"] = number(r.f1());
+    out["confusion"] = rows;
+  }
+  return out;
 }
 
 // Arithmetic mean of `field` over the entries of `metrics` in each distribution group (PAPER.md §5.2:
@@ -312,6 +324,30 @@ std::string metric_table(const json& summary, std::string_view kind, const char*
   return out;
 }
 
+// The macro F1 of the zero-shot sets that have one (lm-eval reports it for cb), a row per model; "" if none.
+std::string f1_table(const json& summary) {
+  std::vector<std::string> names, header{"method", "bits (experts)", "bits (all linear)"};
+  for (const json& d : datasets_of(summary, "zero_shot")) {
+    const std::string name = d["name"].get<std::string>();
+    for (const json& m : summary["models"])
+      if (m["zero_shot"].contains(name) && m["zero_shot"][name].contains("f1")) {
+        names.push_back(name);
+        header.push_back(cat(name, " (", d["distribution"].get<std::string>(), ")"));
+        break;
+      }
+  }
+  if (names.empty()) return "";
+  std::string out = row(header) + rule(1, header.size() - 1);
+  for (const json& m : summary["models"]) {
+    std::vector<std::string> cells{m["method"].get<std::string>(), fixed(m["bits_experts"], 2),
+                                   fixed(m["bits_all_linear"], 2)};
+    for (const std::string& name : names)
+      cells.push_back(m["zero_shot"].contains(name) ? fixed(m["zero_shot"][name]["f1"], 2, 100.0) : "-");
+    out += row(cells);
+  }
+  return out;
+}
+
 std::string details_table(const json& summary) {
   std::string out = row({"model", "dataset", "kind", "distribution", "scored", "windows / requests", "seconds",
                          "tokens/s"}) +
@@ -418,6 +454,8 @@ std::string render_markdown(const json& s) {
                metric_table(s, "zero_shot", "zero_shot", "acc", "acc", 2, 100.0, true));
     out += cat("\n## Zero-shot accuracy, acc_norm (%, ± standard error)\n\n",
                metric_table(s, "zero_shot", "zero_shot", "acc_norm", "acc_norm", 2, 100.0, true));
+    if (const std::string f1 = f1_table(s); !f1.empty())
+      out += cat("\n## Zero-shot macro F1 (%; lm-eval reports it for cb: mean of the per-class F1)\n\n", f1);
   }
   out += "\nKnown distributions were used for calibration; novel ones were not. Averages are plain means of the "
          "per-dataset numbers.\n";

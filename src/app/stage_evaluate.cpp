@@ -59,7 +59,8 @@ eval::PerplexityOptions perplexity_options(const config::Experiment& e, const co
 eval::ZeroShotOptions zero_shot_options(const config::Experiment& e, const config::EvaluationSet& set,
                                         const Tokenizer& tokenizer, const ModelConfig& model_config) {
   // seq_len bounds what the model sees, as lm-eval's max_length does.
-  eval::ZeroShotOptions options{.max_length = set.seq_len, .batch_sequences = e.runtime.batch_windows};
+  eval::ZeroShotOptions options{
+      .max_length = set.seq_len, .batch_sequences = e.runtime.batch_windows, .bos = set.add_bos};
   // An empty context is conditioned on the tokenizer's BOS (else EOS); byte-level tokens have neither,
   // so the model's own config.json ids stand in.
   if (!tokenizer.bos_id() && !tokenizer.eos_id()) {
@@ -90,7 +91,7 @@ PreparedSet prepare_set(const config::Experiment& e, size_t index, const Tokeniz
     const data::PerplexityStreamOptions options{.seq_len = set.seq_len,
                                                 .stride = set.stride,
                                                 .keep_partial_last = set.keep_partial_last,
-                                                .tokenize = {.add_special_tokens = true, .max_tokens = set.max_tokens}};
+                                                .tokenize = {.bos = set.add_bos, .max_tokens = set.max_tokens}};
     data::PerplexityStream stream = data::load_perplexity_stream(tokenizer, source, set.protocol, options);
     p.shortfall = data::protocol_shortfall(stream, options);
     p.documents = stream.documents;
@@ -127,13 +128,16 @@ eval::NllSum sum_over_ranks(const eval::NllSum& local, MPI_Comm comm) {
   return out;
 }
 
+// Counts, not rates (every rank's confusion matrix has the task's size, also with no examples).
 eval::ZeroShotCounts sum_over_ranks(const eval::ZeroShotCounts& local, MPI_Comm comm) {
-  const int64_t counts[7] = {local.examples, local.correct,   local.correct_norm, local.gold_greedy,
-                             local.requests, local.truncated, local.input_tokens};
-  int64_t s[7] = {};
-  dist::check_mpi(MPI_Allreduce(counts, s, 7, MPI_INT64_T, MPI_SUM, comm), "MPI_Allreduce (zero-shot counts)");
+  std::vector<int64_t> counts{local.examples, local.correct,   local.correct_norm, local.gold_greedy,
+                              local.requests, local.truncated, local.input_tokens};
+  counts.insert(counts.end(), local.confusion.begin(), local.confusion.end());
+  std::vector<int64_t> s(counts.size());
+  dist::check_mpi(MPI_Allreduce(counts.data(), s.data(), static_cast<int>(counts.size()), MPI_INT64_T, MPI_SUM, comm),
+                  "MPI_Allreduce (zero-shot counts)");
   return {.examples = s[0], .correct = s[1], .correct_norm = s[2], .gold_greedy = s[3], .requests = s[4],
-          .truncated = s[5], .input_tokens = s[6]};
+          .truncated = s[5], .input_tokens = s[6], .confusion = std::vector<int64_t>(s.begin() + 7, s.end())};
 }
 
 std::string ranks_text(int ranks) { return cat(ranks, ranks == 1 ? " rank" : " ranks"); }
@@ -186,7 +190,7 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
     progress.finish();
     eval::ZeroShotResult& r = out.zero_shot.emplace();
     r.task = std::string(data::task_format_name(p.task->format));
-    r.counts = sum_over_ranks(eval::tally(scores), comm);
+    r.counts = sum_over_ranks(eval::tally(scores, p.task->f1_classes), comm);
     r.seconds = seconds_since(start);
     if (log) *log << stage << " (" << config::name_of(set.distribution) << "): " << eval::describe(r) << "\n";
   }
@@ -213,6 +217,11 @@ void write_model_group(io::H5Writer& w, EvaluatedModel which, const ModelLabel& 
   w.set_attribute(g, "weights", weights);
 }
 
+// add_bos as the TOML spells it.
+const char* bos_policy_text(data::BosPolicy bos) {
+  return bos == data::BosPolicy::tokenizer ? "tokenizer" : bos == data::BosPolicy::always ? "true" : "false";
+}
+
 void write_metrics(io::H5Writer& w, const DatasetEvaluation& d, const config::EvaluationSet& set) {
   const std::string g = cat("/metrics/", model_key(d.model), "/", set.name);
   w.create_group(g);
@@ -220,6 +229,7 @@ void write_metrics(io::H5Writer& w, const DatasetEvaluation& d, const config::Ev
   w.set_attribute(g, "distribution", config::name_of(set.distribution));
   w.set_attribute(g, "source", set.path.string());
   w.set_attribute(g, "seq_len", set.seq_len);
+  w.set_attribute(g, "add_bos", bos_policy_text(set.add_bos));
   if (d.channel_adjusted) {
     w.set_attribute(g, "channel_adjusted", int64_t{1});
     if (d.adjusted_bits_experts) w.set_attribute(g, "adjusted_bits_experts", *d.adjusted_bits_experts);
@@ -250,6 +260,11 @@ void write_metrics(io::H5Writer& w, const DatasetEvaluation& d, const config::Ev
     w.write_scalar(g + "/acc_norm", r->acc_norm());
     w.write_scalar(g + "/acc_stderr", r->acc_stderr());
     w.write_scalar(g + "/acc_norm_stderr", r->acc_norm_stderr());
+    if (!r->counts.confusion.empty()) {  // cb: lm-eval's macro F1 and the counts it comes from
+      const int64_t classes = eval::confusion_classes(r->counts.confusion);
+      w.write_scalar(g + "/f1", r->f1());
+      w.write(g + "/confusion", r->counts.confusion, {classes, classes});
+    }
     w.write_scalar(g + "/count", r->counts.examples);
     w.write_scalar(g + "/correct", r->counts.correct);
     w.write_scalar(g + "/correct_norm", r->counts.correct_norm);

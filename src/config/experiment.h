@@ -15,6 +15,7 @@
 
 #include "data/perplexity_protocol.h"
 #include "data/sample_mode.h"
+#include "data/bos_policy.h"
 #include "data/task_format.h"
 
 namespace moqa::config {
@@ -207,6 +208,9 @@ struct EvaluationSet {
   int64_t max_tokens = 0;                // 0 = whole file
   bool keep_partial_last = false;        // also score a shorter last window
   int64_t limit = 0;                     // zero_shot: at most this many examples; 0 = all
+  // Whether scored texts start with the BOS token (perplexity and zero_shot): TOML "tokenizer" (its
+  // post-processor decides), true (always one BOS) or false (no special tokens); data/bos_policy.h.
+  data::BosPolicy add_bos = data::BosPolicy::tokenizer;
   bool baseline = true;                  // also evaluate the full-precision model (when a quantized one exists)
   bool operator==(const EvaluationSet&) const = default;
 };

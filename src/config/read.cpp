@@ -87,6 +87,8 @@ std::string expectation(const Rule& rule) {
                                                           : "a directory path";
     if (!rule.empty_path_literal.empty()) what += cat(" or \"", rule.empty_path_literal, "\"");
     return what;
+  } else if constexpr (std::is_same_v<T, data::BosPolicy>) {
+    return "\"tokenizer\", true or false";
   } else if constexpr (std::is_enum_v<T>) {
     return cat("one of ", quoted_list(allowed_names<T>(rule)));
   } else if constexpr (IsOptional<T>::value) {
@@ -217,6 +219,19 @@ class TableReader {
                    cat("found ", toml_string_literal(s->get()), shown, " ", problem, ", expected ",
                        expectation<std::filesystem::path>(rule)));
     return false;
+  }
+
+  // add_bos: true / false, or the word "tokenizer".
+  bool read(const toml::node& node, data::BosPolicy& out, const Rule& rule, const std::string& dotted) {
+    if (const auto* b = node.as_boolean()) {
+      out = b->get() ? data::BosPolicy::always : data::BosPolicy::never;
+      return true;
+    }
+    if (const auto* s = node.as_string(); s && s->get() == "tokenizer") {
+      out = data::BosPolicy::tokenizer;
+      return true;
+    }
+    return wrong(node, dotted, expectation<data::BosPolicy>(rule));
   }
 
   template <class E>

@@ -138,6 +138,7 @@ void visit(V& v, EvaluationSet& s) {
   v("format", s.format, Rule{});
   v("field", s.field, Rule{.identifier = true});
   v("task", s.task, Rule{});
+  v("labels", s.labels, Rule{.path = PathKind::file, .empty_path_literal = "none"});
   v("distribution", s.distribution, Rule{});
   v("protocol", s.protocol, Rule{});
   v("seq_len", s.seq_len, Rule{.min = 2});
@@ -145,6 +146,7 @@ void visit(V& v, EvaluationSet& s) {
   v("max_tokens", s.max_tokens, Rule{.min = 0});
   v("keep_partial_last", s.keep_partial_last, Rule{});
   v("limit", s.limit, Rule{.min = 0});
+  v("add_bos", s.add_bos, Rule{});
   v("baseline", s.baseline, Rule{});
 }
 

@@ -21,6 +21,8 @@ std::string literal(const T& value, const Rule& rule) {
   } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
     if (value.empty() && !rule.empty_path_literal.empty()) return toml_string_literal(rule.empty_path_literal);
     return toml_string_literal(value.generic_string());
+  } else if constexpr (std::is_same_v<T, data::BosPolicy>) {
+    return value == data::BosPolicy::tokenizer ? "\"tokenizer\"" : value == data::BosPolicy::always ? "true" : "false";
   } else if constexpr (std::is_enum_v<T>) {
     return toml_string_literal(name_of(value));
   } else {

@@ -1,5 +1,7 @@
 #include "data/corpus.h"
 
+#include <optional>
+
 #include "core/error.h"
 #include "data/text_file.h"
 
@@ -19,7 +21,13 @@ std::string join_documents(const std::vector<std::string>& documents, std::strin
 
 std::vector<int32_t> tokenize_text(const Tokenizer& tokenizer, std::string_view text, const TokenizeOptions& options) {
   MOQA_CHECK(options.max_tokens >= 0, "max_tokens must be >= 0 (0 keeps every token), got ", options.max_tokens);
-  std::vector<int32_t> ids = tokenizer.encode(text, options.add_special_tokens);
+  std::vector<int32_t> ids = tokenizer.encode(text, options.bos == BosPolicy::tokenizer);
+  if (options.bos == BosPolicy::always) {
+    const std::optional<int32_t> bos = tokenizer.bos_id();
+    MOQA_CHECK(bos.has_value(), "add_bos = true, but the tokenizer (", tokenizer.source(),
+               ") has no BOS token; use add_bos = \"tokenizer\" or false");
+    ids.insert(ids.begin(), *bos);
+  }
   if (options.max_tokens > 0 && static_cast<int64_t>(ids.size()) > options.max_tokens) {
     ids.resize(static_cast<size_t>(options.max_tokens));
     ids.shrink_to_fit();

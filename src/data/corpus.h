@@ -3,8 +3,8 @@
 //  - a text file is tokenized as ONE string, the whole file, exactly as stored (no newline translation);
 //  - JSON Lines documents are joined with "\n\n" (as "\n\n".join(dataset["text"]) does for WikiText) and
 //    the joined string is tokenized once;
-//  - add_special_tokens is applied once to the whole string (e.g. one BOS at the very start for Llama),
-//    as tokenizer(text) does by default;
+//  - special tokens are added once to the whole string, by default with the tokenizer's own post-processor
+//    (e.g. one BOS at the very start for Llama) as tokenizer(text) does; TokenizeOptions::bos says otherwise;
 //  - max_tokens keeps only the first max_tokens tokens of the full tokenization (the trained models'
 //    reference perplexities use "the first 65,536 tokens" of each test text).
 #include <cstdint>
@@ -13,12 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "data/bos_policy.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moqa::data {
 
 struct TokenizeOptions {
-  bool add_special_tokens = true;
+  BosPolicy bos = BosPolicy::tokenizer;
   int64_t max_tokens = 0;  // 0: keep every token
 };
 
@@ -34,6 +35,7 @@ inline constexpr std::string_view kDocumentSeparator = "\n\n";
 
 std::string join_documents(const std::vector<std::string>& documents, std::string_view separator = kDocumentSeparator);
 
+// moqa::Error for BosPolicy::always with a tokenizer that has no BOS token.
 std::vector<int32_t> tokenize_text(const Tokenizer& tokenizer, std::string_view text, const TokenizeOptions& options);
 
 // Reads the corpus (read_text / read_jsonl + join_documents) and tokenizes it as above.

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "data/corpus.h"
 
 namespace moqa::eval {
 namespace {
@@ -55,7 +56,7 @@ struct Sequence {
 }  // namespace
 
 EncodedPair encode_pair(const Tokenizer& tokenizer, std::string_view context, std::string_view continuation,
-                        bool add_special_tokens, std::optional<int32_t> prefix_token) {
+                        data::BosPolicy bos, std::optional<int32_t> prefix_token) {
   size_t kept = context.size();
   while (kept > 0 && data::is_ascii_space(context[kept - 1])) --kept;
   std::string moved_continuation = cat(context.substr(kept), continuation);
@@ -77,8 +78,8 @@ EncodedPair encode_pair(const Tokenizer& tokenizer, std::string_view context, st
   } else {
     std::string whole_text(context);
     whole_text += moved_continuation;
-    const std::vector<int32_t> whole = tokenizer.encode(whole_text, add_special_tokens);
-    pair.context = tokenizer.encode(context, add_special_tokens);
+    const std::vector<int32_t> whole = data::tokenize_text(tokenizer, whole_text, {.bos = bos});
+    pair.context = data::tokenize_text(tokenizer, context, {.bos = bos});
     // As lm-eval, the continuation is whatever the whole encoding has beyond the context's token count,
     // even where the two encodings disagree at the boundary.
     if (whole.size() > pair.context.size()) pair.continuation.assign(whole.begin() + pair.context.size(), whole.end());
@@ -104,17 +105,28 @@ ZeroShotCounts& ZeroShotCounts::operator+=(const ZeroShotCounts& other) {
   requests += other.requests;
   truncated += other.truncated;
   input_tokens += other.input_tokens;
+  MOQA_CHECK(confusion.size() == other.confusion.size(), "zero-shot: adding a ", other.confusion.size(),
+             "-entry confusion matrix to a ", confusion.size(), "-entry one");
+  for (size_t i = 0; i < confusion.size(); ++i) confusion[i] += other.confusion[i];
   return *this;
 }
 
-ZeroShotCounts tally(std::span<const ExampleScore> scores) {
+ZeroShotCounts tally(std::span<const ExampleScore> scores, int64_t f1_classes) {
+  MOQA_CHECK(f1_classes >= 0, "zero-shot: f1_classes must be >= 0, got ", f1_classes);
   ZeroShotCounts counts;
+  const size_t classes = static_cast<size_t>(f1_classes);
+  counts.confusion.assign(classes * classes, 0);
   for (const ExampleScore& s : scores) {
     MOQA_CHECK(!s.choices.empty() && s.choices.size() == s.choice_chars.size() && s.gold >= 0 &&
                    s.gold < static_cast<int64_t>(s.choices.size()),
                "zero-shot: example ", s.example, " has inconsistent scores (", s.choices.size(), " choices, ",
                s.choice_chars.size(), " lengths, gold ", s.gold, ")");
     ++counts.examples;
+    if (classes > 0) {
+      MOQA_CHECK(s.choices.size() == classes, "zero-shot: example ", s.example, " has ", s.choices.size(),
+                 " choices, expected the task's ", classes, " classes");
+      ++counts.confusion[static_cast<size_t>(s.gold) * classes + static_cast<size_t>(s.predicted())];
+    }
     counts.correct += s.predicted() == s.gold;
     counts.correct_norm += s.predicted_norm() == s.gold;
     counts.gold_greedy += s.choices[static_cast<size_t>(s.gold)].greedy;
@@ -139,6 +151,32 @@ double ZeroShotResult::acc() const {
 double ZeroShotResult::acc_norm() const {
   return counts.examples > 0 ? static_cast<double>(counts.correct_norm) / static_cast<double>(counts.examples) : NAN;
 }
+int64_t confusion_classes(std::span<const int64_t> confusion) {
+  size_t classes = 0;
+  while (classes * classes < confusion.size()) ++classes;
+  MOQA_CHECK(classes * classes == confusion.size(), "zero-shot: a confusion matrix of ", confusion.size(),
+             " entries is not square");
+  return static_cast<int64_t>(classes);
+}
+
+double macro_f1(std::span<const int64_t> confusion) {
+  const size_t classes = static_cast<size_t>(confusion_classes(confusion));
+  if (classes == 0) return NAN;
+  double sum = 0.0;
+  for (size_t c = 0; c < classes; ++c) {
+    int64_t gold = 0, predicted = 0;  // row and column sums
+    for (size_t o = 0; o < classes; ++o) {
+      gold += confusion[c * classes + o];
+      predicted += confusion[o * classes + c];
+    }
+    const int64_t true_positive = confusion[c * classes + c];
+    // 2 TP / (2 TP + FP + FN) with FP + FN = gold + predicted - 2 TP.
+    if (gold + predicted > 0) sum += 2.0 * static_cast<double>(true_positive) / static_cast<double>(gold + predicted);
+  }
+  return sum / static_cast<double>(classes);
+}
+
+double ZeroShotResult::f1() const { return macro_f1(counts.confusion); }
 double ZeroShotResult::acc_stderr() const { return binary_stderr(counts.correct, counts.examples); }
 double ZeroShotResult::acc_norm_stderr() const { return binary_stderr(counts.correct_norm, counts.examples); }
 
@@ -166,7 +204,7 @@ ZeroShotPlan plan_zero_shot(const Tokenizer& tokenizer, const data::ChoiceTask& 
       EncodedPair pair;
       try {
         pair = encode_pair(tokenizer, example.context, cat(example.target_delimiter, choice),
-                           options.add_special_tokens, prefix);
+                           options.bos, prefix);
       } catch (const Error& e) {
         fail(task.source.string(), ":", example.line, ": choice ", c, ": ", e.what());
       }
@@ -262,16 +300,20 @@ ZeroShotResult evaluate_zero_shot(model::Model& model, const Tokenizer& tokenize
   result.scores = score_zero_shot(model, plan, options, context, &progress);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.finish();
-  result.counts = tally(result.scores);
+  result.counts = tally(result.scores, task.f1_classes);
   return result;
 }
 
 std::string describe(const ZeroShotResult& result) {
   char line[320];
-  std::snprintf(line, sizeof line, "%s: acc %.4f ± %.4f, acc_norm %.4f ± %.4f (%lld examples, %lld requests",
-                result.task.c_str(), result.acc(), result.acc_stderr(), result.acc_norm(), result.acc_norm_stderr(),
-                static_cast<long long>(result.counts.examples), static_cast<long long>(result.counts.requests));
+  std::snprintf(line, sizeof line, "%s: acc %.4f ± %.4f, acc_norm %.4f ± %.4f", result.task.c_str(), result.acc(),
+                result.acc_stderr(), result.acc_norm(), result.acc_norm_stderr());
   std::string text = line;
+  if (!result.counts.confusion.empty()) {
+    std::snprintf(line, sizeof line, ", f1 %.4f", result.f1());
+    text += line;
+  }
+  text += cat(" (", result.counts.examples, " examples, ", result.counts.requests, " requests");
   if (result.counts.truncated > 0) text += cat(", ", result.counts.truncated, " left-truncated");
   std::snprintf(line, sizeof line, ", %.1f s)", result.seconds);
   return text + line;

@@ -6,9 +6,10 @@
 //
 // Tokenization (lm-eval's _encode_pair): trailing whitespace of the context moves to the front of the
 // continuation; whole = encode(context + continuation), context tokens = encode(context), continuation
-// tokens = whole minus the first |context tokens| tokens. Both encodings use add_special_tokens (default
-// true: the tokenizer's own post-processor, e.g. Llama's BOS, as current lm-eval and moqa's perplexity
-// do). An empty context is conditioned on a single prefix token (default: the tokenizer's BOS, else EOS).
+// tokens = whole minus the first |context tokens| tokens. Both encodings follow the BOS policy
+// (data/bos_policy.h; default: the tokenizer's own post-processor, e.g. Llama's BOS, as lm-eval >= 0.4.9.2
+// and moqa's perplexity do; docs/EVALUATION.md says what each lm-eval version does). An empty context is
+// conditioned on a single prefix token (default: the tokenizer's BOS, else EOS).
 // Sequences longer than max_length + 1 tokens are left-truncated: the model sees the last max_length
 // tokens before the final one, and the continuation (at most max_length tokens) is always scored whole.
 //
@@ -21,9 +22,10 @@
 //   ZeroShotPlan plan = plan_zero_shot(tokenizer, task, share, options, model.config().max_position_embeddings);
 //   options.min_batches = <MPI_MAX over ranks of plan.batches.size()>;   // same number of forwards everywhere
 //   auto scores = score_zero_shot(model, plan, options, {.experts = &alltoall_executor});
-//   ZeroShotCounts counts = tally(scores);  // then MPI_SUM every field over ranks
+//   ZeroShotCounts counts = tally(scores, task.f1_classes);  // then MPI_SUM every field over ranks
 // Every rank then runs exactly min_batches forward passes (padding with empty batches), as the collective
-// executor requires. Counts, not rates, are reduced, so the result does not depend on the rank count.
+// executor requires. Counts, not rates, are reduced (the F1's confusion matrix too), so the result does not
+// depend on the rank count.
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "core/progress.h"
+#include "data/bos_policy.h"
 #include "data/shard.h"
 #include "data/tasks.h"
 #include "eval/scored_batches.h"
@@ -44,7 +47,7 @@ namespace moqa::eval {
 struct ZeroShotOptions {
   int64_t max_length = 0;               // tokens the model sees at most; 0: the model's max_position_embeddings
   int64_t batch_sequences = 4;          // (context, continuation) sequences per forward pass
-  bool add_special_tokens = true;       // BOS handling, see above
+  data::BosPolicy bos = data::BosPolicy::tokenizer;  // [[evaluation]] add_bos, see above
   std::optional<int32_t> prefix_token;  // conditions an empty context; default tokenizer BOS, else EOS
   bool greedy = false;                  // also check whether each continuation is the greedy decode (costs logits)
   int64_t min_batches = 0;              // pad with empty forward passes up to this many (collective executors)
@@ -59,7 +62,7 @@ struct EncodedPair {
 // lm-eval's pair encoding (see above). moqa::Error when the continuation encodes to no tokens, or the
 // context is empty and there is no prefix token.
 EncodedPair encode_pair(const Tokenizer& tokenizer, std::string_view context, std::string_view continuation,
-                        bool add_special_tokens, std::optional<int32_t> prefix_token);
+                        data::BosPolicy bos, std::optional<int32_t> prefix_token);
 
 // ---- Scores ------------------------------------------------------------------------------------------
 struct ChoiceScore {
@@ -89,11 +92,23 @@ struct ZeroShotCounts {
   int64_t requests = 0;      // (example, choice) sequences scored
   int64_t truncated = 0;     // of which were left-truncated to max_length
   int64_t input_tokens = 0;  // tokens fed to the model, padding excluded
+  // Tasks with fixed classes (data::ChoiceTask::f1_classes = k > 0, e.g. cb): k x k counts of examples,
+  // [gold * k + predicted] with acc's prediction; empty otherwise. Its size is the same on every rank.
+  std::vector<int64_t> confusion;
 
   ZeroShotCounts& operator+=(const ZeroShotCounts& other);
 };
 
-ZeroShotCounts tally(std::span<const ExampleScore> scores);
+// f1_classes: data::ChoiceTask::f1_classes (0: no confusion matrix).
+ZeroShotCounts tally(std::span<const ExampleScore> scores, int64_t f1_classes = 0);
+
+// lm-eval's CB F1 (super_glue/cb/aggregate.py cb_multi_fi): the mean over the k classes of each class's
+// one-vs-rest F1 = 2 TP / (2 TP + FP + FN) from a k x k confusion matrix [gold * k + predicted]; a class with
+// no gold and no predicted example counts 0 (scikit-learn's f1_score with its default zero_division). NaN
+// for an empty matrix.
+double macro_f1(std::span<const int64_t> confusion);
+// k for a k x k confusion matrix; moqa::Error when its size is not a square.
+int64_t confusion_classes(std::span<const int64_t> confusion);
 
 // A fraction of `count` binary outcomes and its standard error as lm-eval reports it: the sample standard
 // deviation (n - 1) over sqrt(n), i.e. sqrt(p (1 - p) / (n - 1)); NaN for fewer than 2 examples.
@@ -110,6 +125,7 @@ struct ZeroShotResult {
   double acc_norm() const;
   double acc_stderr() const;
   double acc_norm_stderr() const;
+  double f1() const;  // macro_f1(counts.confusion); NaN without a confusion matrix
 };
 
 // ---- Evaluation --------------------------------------------------------------------------------------
@@ -144,7 +160,8 @@ ZeroShotResult evaluate_zero_shot(model::Model& model, const Tokenizer& tokenize
                                   const ZeroShotOptions& options, std::ostream* log = nullptr,
                                   const model::LayerContext& context = {});
 
-// "arc_easy: acc 0.4512 ± 0.0102, acc_norm 0.4231 ± 0.0101 (2376 examples, 9501 requests, 12.3 s)"
+// "arc_easy: acc 0.4512 ± 0.0102, acc_norm 0.4231 ± 0.0101 (2376 examples, 9501 requests, 12.3 s)"; with a
+// confusion matrix ", f1 0.4123" after acc_norm.
 std::string describe(const ZeroShotResult& result);
 
 }  // namespace moqa::eval

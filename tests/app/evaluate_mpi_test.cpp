@@ -90,6 +90,8 @@ config::Experiment make_experiment(const std::string& name) {
        << (test::data_dir() / "tasks" / "multiple_choice.jsonl").string() << "\"\n\n"
        << "[[evaluation]]\nname = \"arc\"\nkind = \"zero_shot\"\ntask = \"arc_easy\"\npath = \""
        << (test::data_dir() / "tasks" / "arc_easy.jsonl").string() << "\"\nlimit = 4\nseq_len = 40\n\n"
+       << "[[evaluation]]\nname = \"cb\"\nkind = \"zero_shot\"\ntask = \"cb\"\nbaseline = false\npath = \""
+       << (test::data_dir() / "tasks" / "cb.jsonl").string() << "\"\n\n"
        << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\nprogress_interval_s = 0\n";
   return config::parse_experiment(toml.str(), dir / (name + ".toml"));
 }
@@ -177,11 +179,11 @@ class EvaluateStage : public ::testing::Test {
 TEST_F(EvaluateStage, EvaluatesTheBaselineWhereAskedAndTheQuantizedModelEverywhere) {
   const auto& ev = run_->evaluations;
   // fp: text, mc, arc (sliding has baseline = false); quantized: all four, in TOML order.
-  ASSERT_EQ(ev.size(), 7u);
+  ASSERT_EQ(ev.size(), 8u);
   const std::vector<std::pair<EvaluatedModel, size_t>> expected{
       {EvaluatedModel::full_precision, 0}, {EvaluatedModel::full_precision, 2}, {EvaluatedModel::full_precision, 3},
       {EvaluatedModel::quantized, 0},      {EvaluatedModel::quantized, 1},      {EvaluatedModel::quantized, 2},
-      {EvaluatedModel::quantized, 3}};
+      {EvaluatedModel::quantized, 3},      {EvaluatedModel::quantized, 4}};
   for (size_t i = 0; i < ev.size(); ++i) {
     EXPECT_EQ(ev[i].model, expected[i].first) << i;
     EXPECT_EQ(ev[i].set, expected[i].second) << i;
@@ -214,6 +216,8 @@ TEST_F(EvaluateStage, ReducedResultsEqualASingleProcessEvaluation) {
       EXPECT_EQ(a.requests, b.requests);
       EXPECT_EQ(a.truncated, b.truncated);
       EXPECT_EQ(a.input_tokens, b.input_tokens);
+      EXPECT_EQ(a.confusion, b.confusion);  // cb: the F1's counts, summed over ranks
+      EXPECT_EQ(a.confusion.size(), set.task == data::TaskFormat::cb ? 9u : 0u);
       EXPECT_EQ(d.zero_shot->task, ref.zero_shot->task);
     }
   }
@@ -251,6 +255,13 @@ TEST_F(EvaluateStage, MetricsInResultsFileMatchTheRecords) {
       EXPECT_EQ(r.read<double>(g + "/acc_norm").values.at(0), d.zero_shot->acc_norm());
       EXPECT_EQ(r.read<int64_t>(g + "/count").values.at(0), d.zero_shot->counts.examples);
       EXPECT_EQ(r.attribute_string(g, "task"), d.zero_shot->task);
+      if (set.task == data::TaskFormat::cb) {
+        EXPECT_EQ(r.read<double>(g + "/f1").values.at(0), d.zero_shot->f1());
+        EXPECT_EQ(r.read<int64_t>(g + "/confusion").values, d.zero_shot->counts.confusion);
+        EXPECT_EQ(r.read<int64_t>(g + "/confusion").shape, (Shape{3, 3}));
+      } else {
+        EXPECT_FALSE(r.exists(g + "/f1"));
+      }
     }
   }
 }
@@ -274,6 +285,11 @@ TEST_F(EvaluateStage, SummaryCarriesTheSameNumbers) {
     } else {
       EXPECT_EQ(m["zero_shot"][set.name]["acc"].get<double>(), d.zero_shot->acc());
       EXPECT_EQ(m["zero_shot"][set.name]["count"].get<int64_t>(), d.zero_shot->counts.examples);
+      EXPECT_EQ(m["zero_shot"][set.name].contains("f1"), set.task == data::TaskFormat::cb);
+      if (set.task == data::TaskFormat::cb) {
+        EXPECT_EQ(m["zero_shot"][set.name]["f1"].get<double>(), d.zero_shot->f1());
+        EXPECT_EQ(m["zero_shot"][set.name]["confusion"].size(), 3u);
+      }
     }
   }
   // Averages: the plain mean per group.
@@ -282,8 +298,8 @@ TEST_F(EvaluateStage, SummaryCarriesTheSameNumbers) {
   EXPECT_DOUBLE_EQ(q["averages"]["ppl"]["known"].get<double>(), text);
   EXPECT_DOUBLE_EQ(q["averages"]["ppl"]["novel"].get<double>(), sliding);
   EXPECT_DOUBLE_EQ(q["averages"]["ppl"]["all"].get<double>(), (text + sliding) / 2);
-  const double mc = q["zero_shot"]["mc"]["acc"], arc = q["zero_shot"]["arc"]["acc"];
-  EXPECT_DOUBLE_EQ(q["averages"]["acc"]["novel"].get<double>(), (mc + arc) / 2);
+  const double mc = q["zero_shot"]["mc"]["acc"], arc = q["zero_shot"]["arc"]["acc"], cb = q["zero_shot"]["cb"]["acc"];
+  EXPECT_DOUBLE_EQ(q["averages"]["acc"]["novel"].get<double>(), (mc + arc + cb) / 3);
   EXPECT_TRUE(q["averages"]["acc"]["known"].is_null());
   EXPECT_TRUE(s["models"][0]["averages"]["ppl"]["novel"].is_null());  // fp has no novel perplexity set
 
@@ -298,14 +314,18 @@ TEST_F(EvaluateStage, SummaryCarriesTheSameNumbers) {
   EXPECT_NE(md.find("| FP | 16.00 | 16.00 | "), std::string::npos) << md;
   EXPECT_NE(md.find("| moqa/gptq | - | - | "), std::string::npos) << md;
   EXPECT_NE(md.find("## Zero-shot accuracy, acc (%"), std::string::npos) << md;
+  const size_t f1_table = md.find("## Zero-shot macro F1 (%");
+  ASSERT_NE(f1_table, std::string::npos) << md;
+  std::snprintf(cell, sizeof cell, " | %.2f |\n", 100.0 * q["zero_shot"]["cb"]["f1"].get<double>());
+  EXPECT_NE(md.find(cell, f1_table), std::string::npos) << md;
 }
 
 // Without a quantized model the baseline is the only model: every set is evaluated, baseline or not.
 TEST(EvaluateStageWithoutQuantizedModel, EvaluatesTheFullPrecisionModelOnEverySet) {
   const config::Experiment e = make_experiment("fp-only");
   const StageRun run = run_stage(e, nullptr);
-  ASSERT_EQ(run.evaluations.size(), 4u);
-  for (size_t i = 0; i < 4; ++i) {
+  ASSERT_EQ(run.evaluations.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(run.evaluations[i].model, EvaluatedModel::full_precision);
     EXPECT_EQ(run.evaluations[i].set, i);
   }
@@ -329,7 +349,7 @@ TEST(EvaluateStageWithChannelAdjustment, NovelSetIsScoredOnItsAdjustedWeights) {
                                     .stored_expert_mean_bits = 3.5,
                                     .stored_all_linear_mean_bits = 4.25});
   const StageRun run = run_stage(e, std::make_shared<RtnExpertWeights>(model_dir(), 3), adjustment);
-  ASSERT_EQ(run.evaluations.size(), 7u);
+  ASSERT_EQ(run.evaluations.size(), 8u);
   for (const DatasetEvaluation& d : run.evaluations) {
     const config::EvaluationSet& set = e.evaluation[d.set];
     const bool is_adjusted = d.model == EvaluatedModel::quantized && set.name == "sliding";

@@ -52,6 +52,29 @@ TEST_F(ConfigTest, ToTomlRoundTripsEveryKindOfValue) {
   EXPECT_EQ(expand_sweep(again).size(), 4u);
 }
 
+// add_bos is "tokenizer" or a boolean, in the file, on the command line, in a sweep and in the print.
+TEST_F(ConfigTest, AddBosTakesTokenizerTrueOrFalse) {
+  EXPECT_EQ(parse(minimal()).evaluation[0].add_bos, data::BosPolicy::tokenizer);
+  EXPECT_EQ(parse(minimal() + "add_bos = true\n").evaluation[0].add_bos, data::BosPolicy::always);
+  EXPECT_EQ(parse(minimal() + "add_bos = false\n").evaluation[0].add_bos, data::BosPolicy::never);
+  EXPECT_EQ(parse(minimal() + "add_bos = \"tokenizer\"\n").evaluation[0].add_bos, data::BosPolicy::tokenizer);
+  EXPECT_EQ(parse(minimal(), {"evaluation.0.add_bos=false"}).evaluation[0].add_bos, data::BosPolicy::never);
+  EXPECT_EQ(parse(minimal() + "add_bos = true\n", {"evaluation.0.add_bos=tokenizer"}).evaluation[0].add_bos,
+            data::BosPolicy::tokenizer);
+  const auto messages = errors(minimal() + "add_bos = \"yes\"\n");
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0], where(14, 11) + ": evaluation.0.add_bos: found string \"yes\", expected \"tokenizer\", true or "
+                                         "false");
+  for (const char* value : {"\"tokenizer\"", "true", "false"}) {
+    const Experiment e = parse(minimal() + "add_bos = " + value + "\n");
+    const std::string printed = to_toml(e);
+    EXPECT_THAT(printed, HasSubstr(std::string("add_bos = ") + value + "\n"));
+    EXPECT_EQ(parse(printed), e);
+  }
+  const auto runs = expand_sweep(parse(minimal() + "\n[sweep]\n\"evaluation.0.add_bos\" = [true, false]\n"));
+  ASSERT_EQ(runs.size(), 2u);
+}
+
 TEST_F(ConfigTest, ToTomlOfASweepRunRecordsTheRun) {
   const std::string text = minimal() + "\n[sweep]\n\"allocation.target_bits\" = [2.5, 3.5]\n";
   const auto runs = expand_sweep(parse(text));

@@ -88,7 +88,7 @@ TEST(DataDocuments, DocumentsAreTokenizedSeparatelyUpToMaxTokens) {
   EXPECT_EQ(all.tokens, (Ids{'a', 'b', 'c', 'd', 'e'}));
   EXPECT_EQ(all.offsets, (std::vector<int64_t>{0, 2, 2, 5}));
   EXPECT_EQ(all.documents(), 3);
-  const TokenizedDocuments cut = tokenize_documents(bytes, documents, {.add_special_tokens = true, .max_tokens = 3});
+  const TokenizedDocuments cut = tokenize_documents(bytes, documents, {.max_tokens = 3});
   EXPECT_EQ(cut.tokens, (Ids{'a', 'b', 'c'}));
   EXPECT_EQ(cut.offsets, (std::vector<int64_t>{0, 2, 2, 3}));
 

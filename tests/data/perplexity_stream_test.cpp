@@ -93,7 +93,7 @@ TEST(DataPerplexityStream, GptqWikitext2OnTheRealTestSplit) {
   EXPECT_EQ(protocol_shortfall(s, {.seq_len = 2048}), "");
   const PerplexityStream no_bos =
       load_perplexity_stream(tokenizer, {wikitext_test(), CorpusFormat::text, ""}, PerplexityProtocol::gptq_wikitext2,
-                             {.seq_len = 2048, .tokenize = {.add_special_tokens = false}});
+                             {.seq_len = 2048, .tokenize = {.bos = BosPolicy::never}});
   EXPECT_EQ(Ids(no_bos.tokens.begin(), no_bos.tokens.end()), Ids(s.tokens.begin() + 1, s.tokens.end()));
 }
 

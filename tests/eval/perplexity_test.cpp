@@ -106,7 +106,7 @@ PerplexityResult trained_perplexity(const std::string& name, const std::string& 
   const Tokenizer tokenizer = Tokenizer::load(dir / "tokenizer.json");
   const auto corpus = test::assets_dir() / "trained" / "corpus_xz" / (domain + ".test.txt.xz");
   const std::vector<int32_t> tokens =
-      data::load_token_stream(tokenizer, {.path = corpus}, {.add_special_tokens = true, .max_tokens = 65536});
+      data::load_token_stream(tokenizer, {.path = corpus}, {.max_tokens = 65536});
   EXPECT_EQ(tokens.size(), 65536u);
   model::Model model = model::Model::open(dir, backend);
   return evaluate_perplexity(model, tokens, {.seq_len = 512, .batch_windows = 8});

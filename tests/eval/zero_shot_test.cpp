@@ -22,6 +22,7 @@
 namespace moqa::eval {
 namespace {
 
+using data::BosPolicy;
 using test::error_of;
 
 using Ids = std::vector<int32_t>;
@@ -34,10 +35,10 @@ Ids bytes_of(std::string_view text) { return Ids(text.begin(), text.end()); }
 
 TEST(ZeroShotEncodePair, TrailingWhitespaceMovesToTheContinuation) {
   const Tokenizer bytes = Tokenizer::bytes();
-  const EncodedPair pair = encode_pair(bytes, "Answer: \n", "yes", true, std::nullopt);
+  const EncodedPair pair = encode_pair(bytes, "Answer: \n", "yes", BosPolicy::tokenizer, std::nullopt);
   EXPECT_EQ(pair.context, bytes_of("Answer:"));
   EXPECT_EQ(pair.continuation, bytes_of(" \nyes"));
-  EXPECT_EQ(encode_pair(bytes, "Answer:", " yes", true, std::nullopt).continuation, bytes_of(" yes"));
+  EXPECT_EQ(encode_pair(bytes, "Answer:", " yes", BosPolicy::tokenizer, std::nullopt).continuation, bytes_of(" yes"));
 }
 
 TEST(ZeroShotEncodePair, ContinuationIsTheWholeEncodingBeyondTheContextTokens) {
@@ -49,43 +50,62 @@ TEST(ZeroShotEncodePair, ContinuationIsTheWholeEncodingBeyondTheContextTokens) {
            {"    x = foo", "bar(1)"}}) {  // "foobar" may merge across the boundary
     const Ids whole = tokenizer.encode(context + continuation, true);
     const Ids ctx = tokenizer.encode(context, true);
-    const EncodedPair pair = encode_pair(tokenizer, context, continuation, true, std::nullopt);
+    const EncodedPair pair = encode_pair(tokenizer, context, continuation, BosPolicy::tokenizer, std::nullopt);
     EXPECT_EQ(pair.context, ctx);
     EXPECT_EQ(pair.continuation, Ids(whole.begin() + static_cast<std::ptrdiff_t>(ctx.size()), whole.end())) << context;
   }
   // A space at the end of the context is scored with the continuation, not left dangling in the context.
-  EXPECT_EQ(encode_pair(tokenizer, "Answer: ", "Paris", true, std::nullopt).continuation,
-            encode_pair(tokenizer, "Answer:", " Paris", true, std::nullopt).continuation);
+  EXPECT_EQ(encode_pair(tokenizer, "Answer: ", "Paris", BosPolicy::tokenizer, std::nullopt).continuation,
+            encode_pair(tokenizer, "Answer:", " Paris", BosPolicy::tokenizer, std::nullopt).continuation);
 }
 
-TEST(ZeroShotEncodePair, BosIsPartOfTheContextOnly) {
-  const auto path = test::assets_dir() / "tokenizers" / "llama2" / "tokenizer.json";
-  MOQA_REQUIRE_ASSET(path);
-  const Tokenizer llama = Tokenizer::load(path);
-  ASSERT_TRUE(llama.bos_id().has_value());
-  const EncodedPair with = encode_pair(llama, "Question: Is the sky blue?\nAnswer:", " Yes", true, std::nullopt);
-  ASSERT_FALSE(with.context.empty());
-  EXPECT_EQ(with.context.front(), *llama.bos_id());
-  EXPECT_NE(with.continuation.front(), *llama.bos_id());
-  const EncodedPair without = encode_pair(llama, "Question: Is the sky blue?\nAnswer:", " Yes", false, std::nullopt);
-  EXPECT_EQ(with.context.size(), without.context.size() + 1);
-  EXPECT_EQ(with.continuation, without.continuation);
+// add_bos on a tokenizer with a BOS (llama2: its post-processor adds one) and one without (qwen3): the BOS
+// is part of the context only, and the continuation tokens never change.
+TEST(ZeroShotEncodePair, BosPolicy) {
+  const auto llama_path = test::assets_dir() / "tokenizers" / "llama2" / "tokenizer.json";
+  const auto qwen_path = test::assets_dir() / "tokenizers" / "qwen3" / "tokenizer.json";
+  MOQA_REQUIRE_ASSET(llama_path);
+  MOQA_REQUIRE_ASSET(qwen_path);
+  const std::string context = "Question: Is the sky blue?\nAnswer:";
+  const Tokenizer llama = Tokenizer::load(llama_path);
+  ASSERT_EQ(llama.bos_id(), 1);
+  const Ids plain = llama.encode(context, false);
+  const EncodedPair tokenizer = encode_pair(llama, context, " Yes", BosPolicy::tokenizer, std::nullopt);
+  const EncodedPair always = encode_pair(llama, context, " Yes", BosPolicy::always, std::nullopt);
+  const EncodedPair never = encode_pair(llama, context, " Yes", BosPolicy::never, std::nullopt);
+  Ids with_bos{1};
+  with_bos.insert(with_bos.end(), plain.begin(), plain.end());
+  EXPECT_EQ(tokenizer.context, with_bos);
+  EXPECT_EQ(always.context, with_bos);
+  EXPECT_EQ(never.context, plain);
+  EXPECT_EQ(tokenizer.continuation, never.continuation);
+  EXPECT_EQ(always.continuation, never.continuation);
+  EXPECT_NE(never.continuation.front(), 1);
+
+  const Tokenizer qwen = Tokenizer::load(qwen_path);
+  ASSERT_FALSE(qwen.bos_id().has_value());
+  const EncodedPair q = encode_pair(qwen, context, " Yes", BosPolicy::tokenizer, std::nullopt);
+  EXPECT_EQ(q.context, qwen.encode(context, false));  // its post-processor adds nothing
+  EXPECT_EQ(encode_pair(qwen, context, " Yes", BosPolicy::never, std::nullopt).context, q.context);
+  EXPECT_NE(error_of([&] { encode_pair(qwen, context, " Yes", BosPolicy::always, std::nullopt); })
+                .find("add_bos = true, but the tokenizer"),
+            std::string::npos);
 }
 
 TEST(ZeroShotEncodePair, EmptyContextIsConditionedOnThePrefixToken) {
   const Tokenizer bytes = Tokenizer::bytes();
-  EncodedPair pair = encode_pair(bytes, "", "ab", true, 7);
+  EncodedPair pair = encode_pair(bytes, "", "ab", BosPolicy::tokenizer, 7);
   EXPECT_EQ(pair.context, Ids{7});
   EXPECT_EQ(pair.continuation, bytes_of("ab"));
-  pair = encode_pair(bytes, "  ", "b", true, 7);  // whitespace-only: the spaces join the continuation
+  pair = encode_pair(bytes, "  ", "b", BosPolicy::tokenizer, 7);  // whitespace-only: the spaces join the continuation
   EXPECT_EQ(pair.context, Ids{7});
   EXPECT_EQ(pair.continuation, bytes_of("  b"));
-  pair = encode_pair(bytes, "", "ab", true, 'a');  // the prefix token already starts the continuation
+  pair = encode_pair(bytes, "", "ab", BosPolicy::tokenizer, 'a');  // the prefix token already starts the continuation
   EXPECT_EQ(pair.context, bytes_of("a"));
   EXPECT_EQ(pair.continuation, bytes_of("b"));
-  EXPECT_NE(error_of([&] { encode_pair(bytes, "", "ab", true, std::nullopt); }).find("no BOS or EOS"),
+  EXPECT_NE(error_of([&] { encode_pair(bytes, "", "ab", BosPolicy::tokenizer, std::nullopt); }).find("no BOS or EOS"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { encode_pair(bytes, "abc", "", true, std::nullopt); }).find("encodes to no tokens"),
+  EXPECT_NE(error_of([&] { encode_pair(bytes, "abc", "", BosPolicy::tokenizer, std::nullopt); }).find("encodes to no tokens"),
             std::string::npos);
 }
 
@@ -136,6 +156,39 @@ TEST(ZeroShotMetrics, AccAndAccNormArgmaxWithFirstIndexOnTies) {
   EXPECT_EQ(sum.correct, counts.correct);
   EXPECT_EQ(sum.correct_norm, counts.correct_norm);
   EXPECT_EQ(sum.requests, counts.requests);
+}
+
+// lm-eval's CB F1, by hand: (gold, predicted) = (0,0) (0,0) (0,1) (1,1) (1,2) (2,2) (2,0) (1,1) gives per class
+// TP / gold / predicted = 2/3/3, 2/3/3, 1/2/2, so F1 = 2 TP / (gold + predicted) = 2/3, 2/3, 1/2 and the macro
+// F1 is (2/3 + 2/3 + 1/2) / 3 = 11/18.
+TEST(ZeroShotMetrics, CbMacroF1FromTheConfusionMatrix) {
+  const auto picks = [](int64_t gold, int64_t predicted) {
+    std::vector<double> logliks{-3, -3, -3};
+    logliks[static_cast<size_t>(predicted)] = -1;
+    return hand_made(logliks, {4, 5, 7}, gold);
+  };
+  const std::vector<ExampleScore> scores{picks(0, 0), picks(0, 0), picks(0, 1), picks(1, 1),
+                                         picks(1, 2), picks(2, 2), picks(2, 0), picks(1, 1)};
+  const ZeroShotCounts counts = tally(scores, 3);
+  EXPECT_EQ(counts.confusion, (std::vector<int64_t>{2, 1, 0, 0, 2, 1, 1, 0, 1}));
+  ZeroShotResult result;
+  result.counts = counts;
+  EXPECT_NEAR(result.f1(), 11.0 / 18.0, 1e-15);
+  EXPECT_DOUBLE_EQ(result.acc(), 5.0 / 8.0);
+  // Counts, not rates, add up over ranks: any split gives the whole task's F1.
+  for (size_t split = 0; split <= scores.size(); ++split) {
+    ZeroShotCounts sum = tally(std::span(scores).first(split), 3);
+    sum += tally(std::span(scores).subspan(split), 3);
+    EXPECT_EQ(sum.confusion, counts.confusion) << split;
+  }
+  // A class nobody has and nobody predicts counts 0, as scikit-learn's f1_score (zero_division default).
+  EXPECT_NEAR(macro_f1(std::vector<int64_t>{3, 0, 0, 0, 0, 0, 0, 0, 0}), 1.0 / 3.0, 1e-15);
+  EXPECT_EQ(macro_f1(std::vector<int64_t>{0, 2, 0, 0}), 0.0);  // every prediction wrong
+  EXPECT_TRUE(std::isnan(macro_f1(std::vector<int64_t>{})));
+  EXPECT_TRUE(std::isnan(ZeroShotResult{}.f1()));  // tasks without fixed classes
+  EXPECT_THROW(tally(std::vector<ExampleScore>{hand_made({-1, -2}, {1, 1}, 0)}, 3), Error);  // 2 choices, 3 classes
+  EXPECT_THROW(macro_f1(std::vector<int64_t>{1, 2, 3}), Error);
+  EXPECT_NE(describe(result).find(", f1 0.6111 ("), std::string::npos) << describe(result);
 }
 
 // ---- Scoring against a reference on the tiny golden models --------------------------------------------
