@@ -34,8 +34,8 @@ std::vector<std::string> text_articles(std::string_view text);
 // The documents of a corpus: its records (jsonl) or its articles (text).
 std::vector<std::string> read_documents(const CorpusSource& source);
 
-// Documents tokenized one by one (each with the tokenizer's post-processor when add_special_tokens, e.g.
-// a BOS per document for Llama, as GPTQ's tokenizer(document) does) and concatenated.
+// Documents tokenized one by one (each by TokenizeOptions::bos; by default the tokenizer's post-processor,
+// e.g. a BOS per document for Llama, as GPTQ's tokenizer(document) does) and concatenated.
 struct TokenizedDocuments {
   std::vector<int32_t> tokens;
   std::vector<int64_t> offsets{0};  // document d is tokens[offsets[d], offsets[d + 1])

@@ -8,8 +8,8 @@
 //                   joined with "\n\n"
 //   gptq-c4-new     the first 1,100 records joined with " "        first 256 x       numel / seq_len (256 when
 //                                                                  seq_len           the text is long enough)
-// The text is tokenized once as one string with `tokenize` (add_special_tokens: one BOS at the very start
-// for Llama, as GPTQ's tokenizer(text) does). In the gptq protocols stride is seq_len and the partial tail
+// The text is tokenized once as one string with `tokenize` (by default BosPolicy::tokenizer: one BOS at the
+// very start for Llama, as GPTQ's tokenizer(text) does). In the gptq protocols stride is seq_len and the partial tail
 // is dropped, whatever the options say; every window scores its positions 1..seq_len-1 (data/windows.h),
 // so the mean NLL over all scored tokens equals GPTQ's mean of per-window means (equal counts).
 #include <cstdint>
