@@ -49,7 +49,8 @@ __global__ void zero_columns_kernel(float* w, int64_t rows, int64_t cols, const 
 
 // One thread per (row, group), the group's weights in order (min/max do not depend on it anyway).
 __global__ void fit_grids_kernel(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits,
-                                 bool symmetric, GridRule rule, float* scales, int32_t* zeros) {
+                                 bool symmetric, GridRule rule, quant::ScaleDtype scale_dtype, float* scales,
+                                 int32_t* zeros) {
   const int64_t groups = cols / group_size;
   for (int64_t cell = global_thread(); cell < rows * groups; cell += grid_threads()) {
     const float* v = w + (cell / groups) * cols + (cell % groups) * group_size;
@@ -58,7 +59,8 @@ __global__ void fit_grids_kernel(const float* w, int64_t rows, int64_t cols, int
       lo = fminf(lo, v[c]);
       hi = fmaxf(hi, v[c]);
     }
-    const GroupGrid grid = quant::grid_from_range(lo, hi, bits, symmetric, rule);
+    GroupGrid grid = quant::grid_from_range(lo, hi, bits, symmetric, rule);
+    grid.scale = quant::stored_scale(grid.scale, scale_dtype);
     scales[cell] = grid.scale;
     zeros[cell] = grid.zero;
   }
@@ -108,6 +110,7 @@ __global__ void gptq_block_kernel(float* work, const float* u, const int32_t* pe
         hi = fmaxf(hi, v);
       }
       grid = quant::grid_from_range(warp_min(lo), warp_max(hi), p.bits, p.symmetric, p.rule);
+      grid.scale = quant::stored_scale(grid.scale, p.scale_dtype);
       if (lane == 0) {
         scales[cell] = grid.scale;
         zeros[cell] = grid.zero;
@@ -183,11 +186,12 @@ void zero_columns(float* w, int64_t rows, int64_t cols, const uint8_t* dead, cud
 }
 
 void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric,
-               quant::GridRule rule, float* scales, int32_t* zeros, cudaStream_t stream) {
+               quant::GridRule rule, quant::ScaleDtype scale_dtype, float* scales, int32_t* zeros,
+               cudaStream_t stream) {
   const int64_t cells = rows * (cols / group_size);
   if (cells == 0) return;
-  fit_grids_kernel<<<grid_for(cells), kThreads, 0, stream>>>(w, rows, cols, group_size, bits, symmetric, rule, scales,
-                                                             zeros);
+  fit_grids_kernel<<<grid_for(cells), kThreads, 0, stream>>>(w, rows, cols, group_size, bits, symmetric, rule,
+                                                             scale_dtype, scales, zeros);
   MOQA_CUDA_CHECK_LAUNCH("fit_grids_kernel");
 }
 

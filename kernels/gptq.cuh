@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "quant/grid_arithmetic.h"
+#include "quant/scale_dtype.h"
 
 namespace moqa::cuda {
 
@@ -28,8 +29,10 @@ void zero_columns(float* w, int64_t rows, int64_t cols, const uint8_t* dead, cud
 
 // Fits one grid per (row, group of group_size consecutive columns) of w [rows, cols] by `rule`:
 // scales / zeros [rows, cols / group_size].
+// Each scale is stored_scale(scale, scale_dtype) (quant/scale_dtype.h), as on the CPU.
 void fit_grids(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits, bool symmetric,
-               quant::GridRule rule, float* scales, int32_t* zeros, cudaStream_t stream);
+               quant::GridRule rule, quant::ScaleDtype scale_dtype, float* scales, int32_t* zeros,
+               cudaStream_t stream);
 
 // work[r, j] = w[r, perm[j]].
 void gather_columns(const float* w, int64_t rows, int64_t cols, const int32_t* perm, float* work, cudaStream_t stream);
@@ -49,6 +52,7 @@ struct GptqColumnsParams {
   const uint8_t* exact_positions = nullptr;
   const uint8_t* exact_rows = nullptr;
   quant::GridRule rule = quant::GridRule::moqa;
+  quant::ScaleDtype scale_dtype = quant::ScaleDtype::f32;  // dynamic groups' scales as stored
 };
 constexpr int64_t kMaxGptqBlock = 1024;
 

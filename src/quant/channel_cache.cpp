@@ -115,7 +115,8 @@ ChannelCache requantize_channel_cache(const QuantizedMatrix& baseline, const Cha
       const auto& cols = group_columns[static_cast<size_t>(g)];
       values.clear();
       for (const int64_t c : cols) values.push_back(reference.data[static_cast<size_t>(r * baseline.cols + c)]);
-      const GroupGrid grid = fit_grid(values, bits, baseline.symmetric);
+      GroupGrid grid = fit_grid(values, bits, baseline.symmetric);
+      grid.scale = stored_scale(grid.scale, baseline.scale_dtype);  // as the baseline would store it
       for (const int64_t c : cols) {
         if (!whole_row && !column_cached[static_cast<size_t>(c)]) continue;
         float& v = requantized.data[static_cast<size_t>(r * baseline.cols + c)];

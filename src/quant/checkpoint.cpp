@@ -174,7 +174,7 @@ std::vector<T> read_part(const io::CheckpointReader& reader, std::string_view we
   MOQA_CHECK(entry.shape == request.shape, file.string(), ": quantized tensor '", weight, "': field '",
              field_of(request.suffix), "' ('", part, "') has shape ", to_string(entry.shape), ", expected ",
              to_string(request.shape), " (", request.shape_reason, ")");
-  static_assert(sizeof(T) == 1 || sizeof(T) == 4);
+  static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4);
   std::vector<T> values(static_cast<size_t>(element_count(request.shape)));
   const auto bytes = reader.raw_bytes(part);
   MOQA_CHECK(bytes.size() == values.size() * sizeof(T), file.string(), ": tensor '", part, "' holds ", bytes.size(),
@@ -187,6 +187,7 @@ std::vector<T> read_part(const io::CheckpointReader& reader, std::string_view we
 struct StoredParams {
   QuantizedTensorInfo info;
   fs::path file;
+  int format_version = 0;
 };
 
 StoredParams read_params(const io::CheckpointReader& reader, std::string_view name) {
@@ -202,8 +203,10 @@ StoredParams read_params(const io::CheckpointReader& reader, std::string_view na
     return cat(out.file.string(), ": quantized tensor '", name, "': field 'qparams' entry '", field, "'");
   };
   const int32_t version = values[kParamFormatVersion];
-  MOQA_CHECK(version == kQuantizedFormatVersion, where("format_version"), " is ", version, ", expected ",
-             kQuantizedFormatVersion, " (the ", kQuantizedFormatName, " version this moqa reads)");
+  MOQA_CHECK(version >= kOldestReadableFormatVersion && version <= kQuantizedFormatVersion, where("format_version"),
+             " is ", version, ", expected ", kOldestReadableFormatVersion, "..", kQuantizedFormatVersion, " (the ",
+             kQuantizedFormatName, " versions this moqa reads)");
+  out.format_version = version;
   QuantizedTensorInfo& info = out.info;
   info.name = std::string(name);
   info.bits = values[kParamBits];
@@ -285,7 +288,6 @@ json quantization_config(const std::vector<ShardManifest>& shards, const Quantiz
   json config = json::object();
   config["quant_method"] = "moqa";
   config["format"] = kQuantizedFormatName;
-  config["format_version"] = kQuantizedFormatVersion;
   config["method"] = summary.method;
   config["allocation"] = summary.allocation;
   config["group_size"] = summary.group_size > 0 ? summary.group_size : -1;
@@ -342,6 +344,7 @@ std::string manifest_to_json(const ShardManifest& manifest) {
   out["rank"] = manifest.rank;
   out["world_size"] = manifest.world_size;
   out["data_bytes"] = manifest.data_bytes;
+  out["format_version"] = manifest.format_version;
   out["quantized"] = json::array();
   for (const auto& q : manifest.quantized) {
     out["quantized"].push_back({{"name", q.name}, {"bits", q.bits}, {"group_size", q.group_size},
@@ -362,6 +365,7 @@ ShardManifest manifest_from_json(std::string_view text, std::string_view source)
     in.at("rank").get_to(manifest.rank);
     in.at("world_size").get_to(manifest.world_size);
     in.at("data_bytes").get_to(manifest.data_bytes);
+    in.at("format_version").get_to(manifest.format_version);
     for (const auto& q : in.at("quantized")) {
       QuantizedTensorInfo info;
       q.at("name").get_to(info.name);
@@ -397,6 +401,11 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
   MOQA_CHECK(plain_dtype == io::DType::F32 || plain_dtype == io::DType::F16 || plain_dtype == io::DType::BF16, who,
              ": full-precision dtype ", io::dtype_name(plain_dtype), " is not one of F32, F16, BF16");
 
+  const int version = options.format_version;
+  MOQA_CHECK(version >= kOldestReadableFormatVersion && version <= kQuantizedFormatVersion, who, ": format_version ",
+             version, ", expected ", kOldestReadableFormatVersion, "..", kQuantizedFormatVersion);
+  manifest.format_version = version;
+
   // Everything is checked before the file is touched.
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
   for (const auto& [name, q] : quantized) {
@@ -405,6 +414,8 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
     MOQA_CHECK(q.rows <= kInt32Max && q.cols <= kInt32Max, who, ": quantized tensor '", name, "' shape [", q.rows, ", ",
                q.cols, "] does not fit the int32 parameter record");
     MOQA_CHECK(!full_precision.count(name), who, ": tensor '", name, "' is given both quantized and in full precision");
+    MOQA_CHECK(version >= 2 || q.scale_dtype == ScaleDtype::f32, who, ": quantized tensor '", name,
+               "' has f16 scales, which format_version ", version, " cannot store (expected version >= 2)");
     manifest.quantized.push_back({name, q.bits, q.group_size, q.symmetric, q.rows, q.cols, !q.g_idx.empty()});
   }
   for (const auto& [name, tensor] : full_precision) {
@@ -423,16 +434,21 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
   std::vector<std::vector<int32_t>> params;
   params.reserve(quantized.size());
   std::vector<std::vector<std::byte>> converted;
-  converted.reserve(full_precision.size());
+  converted.reserve(full_precision.size() + quantized.size());
   std::vector<io::TensorToWrite> tensors;
   for (const auto& [name, q] : quantized) {
     const Shape grid{q.rows, q.groups()};
     tensors.push_back({part_name(name, kPackedSuffix), io::DType::U32, {q.rows, q.words_per_row()}, bytes_of(q.packed)});
-    tensors.push_back({part_name(name, kScalesSuffix), io::DType::F32, grid, bytes_of(q.scales)});
+    if (q.scale_dtype == ScaleDtype::f16) {  // exact: validate() checked every scale is a half value
+      converted.push_back(io::convert_from_f32(io::DType::F16, q.scales));
+      tensors.push_back({part_name(name, kScalesSuffix), io::DType::F16, grid, std::span<const std::byte>(converted.back())});
+    } else {
+      tensors.push_back({part_name(name, kScalesSuffix), io::DType::F32, grid, bytes_of(q.scales)});
+    }
     tensors.push_back({part_name(name, kZerosSuffix), io::DType::U8, grid, bytes_of(q.zeros)});
     if (!q.g_idx.empty()) tensors.push_back({part_name(name, kGroupIndexSuffix), io::DType::I32, {q.cols}, bytes_of(q.g_idx)});
     std::vector<int32_t> record(kParamCount);
-    record[kParamFormatVersion] = kQuantizedFormatVersion;
+    record[kParamFormatVersion] = version;
     record[kParamBits] = q.bits;
     record[kParamGroupSize] = static_cast<int32_t>(q.group_size);
     record[kParamSymmetric] = q.symmetric ? 1 : 0;
@@ -452,7 +468,7 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
   prepare_output_dir(dir, who);
   io::write_safetensors(dir / manifest.file, tensors,
                         {{"format", kQuantizedFormatName},
-                         {"format_version", std::to_string(kQuantizedFormatVersion)},
+                         {"format_version", std::to_string(version)},
                          {"rank", std::to_string(rank)},
                          {"world_size", std::to_string(world_size)},
                          {"qparams", "format_version,bits,group_size,symmetric,rows,cols,has_g_idx"}});
@@ -467,6 +483,10 @@ void write_quantized_index(const fs::path& dir, const fs::path& source_model_dir
   MOQA_CHECK(!same_directory(dir, source_model_dir), who, ": the output directory is the source model directory");
   MOQA_CHECK(!fs::exists(dir / kSingleFile), who, ": ", kSingleFile, " in the output directory would shadow the index");
   const int world_size = shards.front().world_size;
+  const int version = shards.front().format_version;
+  for (const auto& shard : shards)
+    MOQA_CHECK(shard.format_version == version, who, ": the manifest of '", shard.file, "' has format_version ",
+               shard.format_version, ", expected ", version, " like the first");
   MOQA_CHECK(static_cast<int64_t>(shards.size()) == world_size, who, ": ", shards.size(),
              " shard manifests for a world size of ", world_size, " (expected one per rank)");
 
@@ -511,6 +531,7 @@ void write_quantized_index(const fs::path& dir, const fs::path& source_model_dir
              source_config.string(), "')");
   json config = read_json_object(source_config);
   config["quantization_config"] = quantization_config(shards, summary);
+  config["quantization_config"]["format_version"] = version;
   io::write_file_atomic(dir / kConfigFile, config.dump(2) + "\n");
   copy_auxiliary_files(source_model_dir, dir);
   remove_stale_shards(dir, kQuantizedShardPattern, shard_files);
@@ -518,7 +539,7 @@ void write_quantized_index(const fs::path& dir, const fs::path& source_model_dir
   json metadata = json::object();
   metadata["total_size"] = total_bytes;
   metadata["format"] = kQuantizedFormatName;
-  metadata["format_version"] = kQuantizedFormatVersion;
+  metadata["format_version"] = version;
   metadata["world_size"] = world_size;
   write_index(dir, weight_map, std::move(metadata));  // last: from now on the directory reads as complete
 }
@@ -549,9 +570,12 @@ io::CheckpointReader open_quantized_checkpoint(const fs::path& dir) {
              format == metadata->end() ? std::string("absent") : format->dump(), ", expected \"", kQuantizedFormatName,
              "\" (this is not a moqa quantized checkpoint)");
   const auto version = metadata->find("format_version");
-  MOQA_CHECK(version != metadata->end() && *version == kQuantizedFormatVersion, index_path.string(),
-             ": metadata.format_version is ", version == metadata->end() ? std::string("absent") : version->dump(),
-             ", expected ", kQuantizedFormatVersion);
+  MOQA_CHECK(version != metadata->end() && version->is_number_integer() &&
+                 version->get<int64_t>() >= kOldestReadableFormatVersion &&
+                 version->get<int64_t>() <= kQuantizedFormatVersion,
+             index_path.string(), ": metadata.format_version is ",
+             version == metadata->end() ? std::string("absent") : version->dump(), ", expected ",
+             kOldestReadableFormatVersion, "..", kQuantizedFormatVersion);
   return io::CheckpointReader::open(dir);
 }
 
@@ -573,7 +597,18 @@ QuantizedMatrix load_quantized(const io::CheckpointReader& reader, std::string_v
   q.packed = read_part<uint32_t>(reader, name, params.file,
                                  {kPackedSuffix, io::DType::U32, {q.rows, q.words_per_row()},
                                   cat("rows = ", q.rows, ", words per row = ceil(cols * bits / 32) = ", q.words_per_row())});
-  q.scales = read_part<float>(reader, name, params.file, {kScalesSuffix, io::DType::F32, grid, grid_reason});
+  // Version 2 stores the scales as F16 or F32 (the tensor's dtype says which), version 1 as F32 only.
+  const std::string scales_part = part_name(name, kScalesSuffix);
+  const bool f16_scales = params.format_version >= 2 && reader.contains(scales_part) &&
+                          reader.entry(scales_part).dtype == io::DType::F16;
+  if (f16_scales) {
+    const auto half = read_part<uint16_t>(reader, name, params.file, {kScalesSuffix, io::DType::F16, grid, grid_reason});
+    q.scales.resize(half.size());
+    for (size_t i = 0; i < half.size(); ++i) q.scales[i] = io::f16_to_f32(half[i]);
+    q.scale_dtype = ScaleDtype::f16;
+  } else {
+    q.scales = read_part<float>(reader, name, params.file, {kScalesSuffix, io::DType::F32, grid, grid_reason});
+  }
   q.zeros = read_part<uint8_t>(reader, name, params.file, {kZerosSuffix, io::DType::U8, grid, grid_reason});
   if (info.has_g_idx) {
     q.g_idx = read_part<int32_t>(reader, name, params.file,

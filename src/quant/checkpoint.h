@@ -20,11 +20,14 @@
 namespace moqa::quant {
 
 inline constexpr const char* kQuantizedFormatName = "moqa-quantized";
-inline constexpr int kQuantizedFormatVersion = 1;
+// Version 2: scales may be F16 (QuantizedMatrix::scale_dtype; the pipeline's default). Version 1 (scales
+// always F32, otherwise the same layout) is still read, and written on request (ShardWriteOptions).
+inline constexpr int kQuantizedFormatVersion = 2;
+inline constexpr int kOldestReadableFormatVersion = 1;
 
 // Tensors stored for a quantized weight with Hugging Face name N are named N + suffix.
 inline constexpr const char* kPackedSuffix = ".packed";    // U32 [rows, words_per_row]
-inline constexpr const char* kScalesSuffix = ".scales";    // F32 [rows, groups]
+inline constexpr const char* kScalesSuffix = ".scales";    // F16 or F32 [rows, groups] (version 1: F32)
 inline constexpr const char* kZerosSuffix = ".zeros";      // U8  [rows, groups]
 inline constexpr const char* kGroupIndexSuffix = ".g_idx"; // I32 [cols], only when the matrix has one
 inline constexpr const char* kParamsSuffix = ".qparams";   // I32 [7], see QuantParamsField
@@ -69,6 +72,7 @@ struct ShardManifest {
   std::vector<QuantizedTensorInfo> quantized;
   std::vector<PlainTensorInfo> full_precision;
   uint64_t data_bytes = 0;  // size of the shard's data section
+  int format_version = kQuantizedFormatVersion;  // every shard of a checkpoint has the same
 };
 
 // Every tensor name the shard stores (the parts of each quantized weight, then the plain tensors).
@@ -82,6 +86,8 @@ struct ShardWriteOptions {
   // dtype of the full-precision tensors (pass the model's own dtype: BF16 for the published MoE models
   // stores them without loss; F32 is always lossless).
   io::DType full_precision_dtype = io::DType::F32;
+  // kQuantizedFormatVersion, or 1 for readers that predate F16 scales (refused for a matrix with f16 scales).
+  int format_version = kQuantizedFormatVersion;
 };
 
 // Writes <dir>/quantized_shard_name(rank, world_size) atomically: the quantized weights (validated first)

@@ -22,6 +22,15 @@ int64_t effective_group_size(const QuantSpec& spec, int64_t cols, std::string_vi
   return spec.group_size;
 }
 
+int64_t overhead_bits(int64_t rows, int64_t cols, int64_t group_size, ScaleDtype scale_dtype, bool has_g_idx) {
+  const int64_t groups = group_size > 0 && group_size < cols ? cols / group_size : 1;
+  return rows * groups * (8 * scale_bytes(scale_dtype) + 8) + (has_g_idx ? 32 * cols : 0);
+}
+
+int64_t overhead_bits(const QuantizedMatrix& q) {
+  return overhead_bits(q.rows, q.cols, q.group_size, q.scale_dtype, !q.g_idx.empty());
+}
+
 void validate(const QuantizedMatrix& q, std::string_view matrix) {
   MOQA_CHECK(is_supported_bits(q.bits), matrix, ": bits must be one of 2, 3, 4, 6, 8, got ", q.bits);
   MOQA_CHECK(q.rows >= 0 && q.cols > 0, matrix, ": invalid shape [", q.rows, ", ", q.cols, "]");
@@ -36,6 +45,9 @@ void validate(const QuantizedMatrix& q, std::string_view matrix) {
              q.packed.size(), " words, expected rows * ", q.words_per_row(), " = ", q.rows * q.words_per_row());
   for (size_t i = 0; i < q.scales.size(); ++i) {
     MOQA_CHECK(std::isfinite(q.scales[i]), matrix, ": scale ", i, " is ", q.scales[i], ", expected a finite value");
+    MOQA_CHECK(q.scale_dtype != ScaleDtype::f16 ||
+                   (std::fabs(q.scales[i]) <= kF16Max && io::f16_to_f32(io::f32_to_f16(q.scales[i])) == q.scales[i]),
+               matrix, ": scale ", i, " is ", q.scales[i], ", not a half-precision value, expected f16 scales");
     MOQA_CHECK(q.zeros[i] <= max_code(q.bits), matrix, ": zero ", i, " is ", int(q.zeros[i]), ", expected 0..",
                max_code(q.bits), " for ", q.bits, " bits");
   }

@@ -196,6 +196,12 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
   q.bits = spec.bits;
   q.group_size = group_size;
   q.symmetric = spec.symmetric;
+  q.scale_dtype = spec.scale_dtype;
+  // Every grid with its scale as stored (scale_dtype.h), before any code is computed on it.
+  const auto stored_grid = [&](GroupGrid grid) {
+    grid.scale = stored_scale(grid.scale, spec.scale_dtype);
+    return grid;
+  };
   const int64_t groups = q.groups();
   q.scales.resize(static_cast<size_t>(rows * groups));
   q.zeros.resize(static_cast<size_t>(rows * groups));
@@ -203,10 +209,10 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
   const auto fit_up_front = [&](const std::vector<float>& from) {  // input-order groups
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t g = 0; g < groups; ++g) {
-        grids[static_cast<size_t>(r * groups + g)] =
+        grids[static_cast<size_t>(r * groups + g)] = stored_grid(
             fit_grid(std::span<const float>(from).subspan(static_cast<size_t>(r * cols + g * group_size),
                                                           static_cast<size_t>(group_size)),
-                     spec.bits, spec.symmetric, rule);
+                     spec.bits, spec.symmetric, rule));
       }
     }
   };
@@ -265,7 +271,7 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
             }
             values = group_values;
           }
-          row_grids[j / group_size] = fit_grid(values, spec.bits, spec.symmetric, rule);
+          row_grids[j / group_size] = stored_grid(fit_grid(values, spec.bits, spec.symmetric, rule));
         }
         const GroupGrid grid = row_grids[group_of(j)];
         const uint8_t code = quantize_value(w[j], grid, spec.bits, rule);

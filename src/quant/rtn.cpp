@@ -12,6 +12,7 @@ QuantizedMatrix quantize_rtn(const Tensor& weight, const QuantSpec& spec, std::s
   q.bits = spec.bits;
   q.group_size = effective_group_size(spec, q.cols, matrix);
   q.symmetric = spec.symmetric;
+  q.scale_dtype = spec.scale_dtype;
   const int64_t groups = q.groups();
   q.scales.resize(static_cast<size_t>(q.rows * groups));
   q.zeros.resize(static_cast<size_t>(q.rows * groups));
@@ -20,7 +21,8 @@ QuantizedMatrix quantize_rtn(const Tensor& weight, const QuantSpec& spec, std::s
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = r * q.cols + g * q.group_size;
       const std::span<const float> group(weight.ptr() + begin, static_cast<size_t>(q.group_size));
-      const GroupGrid grid = fit_grid(group, q.bits, q.symmetric);
+      GroupGrid grid = fit_grid(group, q.bits, q.symmetric);
+      grid.scale = stored_scale(grid.scale, q.scale_dtype);
       q.scales[static_cast<size_t>(r * groups + g)] = grid.scale;
       q.zeros[static_cast<size_t>(r * groups + g)] = static_cast<uint8_t>(grid.zero);
       for (int64_t c = 0; c < q.group_size; ++c) {

@@ -32,7 +32,7 @@ using moqa::test::write_file;
 // A matrix with random codes and grids; g_idx (when asked) assigns groups in a random column order, as
 // act-order GPTQ does.
 QuantizedMatrix random_quantized(int64_t rows, int64_t cols, int bits, int64_t group_size, bool symmetric,
-                                 bool with_g_idx, uint64_t seed) {
+                                 bool with_g_idx, uint64_t seed, ScaleDtype scale_dtype = ScaleDtype::f32) {
   std::mt19937_64 rng(seed);
   QuantizedMatrix q;
   q.rows = rows;
@@ -40,10 +40,11 @@ QuantizedMatrix random_quantized(int64_t rows, int64_t cols, int bits, int64_t g
   q.bits = bits;
   q.group_size = group_size > 0 ? group_size : cols;
   q.symmetric = symmetric;
+  q.scale_dtype = scale_dtype;
   std::uniform_int_distribution<int> code(0, max_code(bits));
   std::uniform_real_distribution<float> scale(0.001f, 0.1f);
   for (int64_t i = 0; i < rows * q.groups(); ++i) {
-    q.scales.push_back(scale(rng));
+    q.scales.push_back(stored_scale(scale(rng), scale_dtype));
     q.zeros.push_back(static_cast<uint8_t>(symmetric ? 1 << (bits - 1) : code(rng)));
   }
   if (with_g_idx) {
@@ -66,6 +67,7 @@ void expect_same(const QuantizedMatrix& a, const QuantizedMatrix& b, const std::
   EXPECT_EQ(a.bits, b.bits);
   EXPECT_EQ(a.group_size, b.group_size);
   EXPECT_EQ(a.symmetric, b.symmetric);
+  EXPECT_EQ(a.scale_dtype, b.scale_dtype);
   EXPECT_EQ(a.scales, b.scales);
   EXPECT_EQ(a.zeros, b.zeros);
   EXPECT_EQ(a.g_idx, b.g_idx);
@@ -96,7 +98,9 @@ struct ThreeRankCheckpoint {
   std::vector<std::map<std::string, QuantizedMatrix>> per_rank{3};
 };
 
-ThreeRankCheckpoint write_three_rank_checkpoint(const std::string& tag) {
+// Version 2 (the default): every other matrix has f16 scales. Version 1: the writer path readers before F16
+// scales understand (all scales F32), so that loading such a file stays tested.
+ThreeRankCheckpoint write_three_rank_checkpoint(const std::string& tag, int format_version = kQuantizedFormatVersion) {
   ThreeRankCheckpoint c;
   c.source = make_source_model(tag + "-source");
   c.dir = moqa::test::temp_dir(tag) / "quantized";
@@ -106,7 +110,8 @@ ThreeRankCheckpoint write_three_rank_checkpoint(const std::string& tag) {
       for (int64_t group_size : {16, 0}) {
         for (bool with_g_idx : {false, true}) {
           const std::string name = expert_weight(index / 8, index % 8);
-          QuantizedMatrix q = random_quantized(5, 48, bits, group_size, symmetric, with_g_idx, 100 + index);
+          const ScaleDtype dtype = format_version >= 2 && index % 2 == 0 ? ScaleDtype::f16 : ScaleDtype::f32;
+          QuantizedMatrix q = random_quantized(5, 48, bits, group_size, symmetric, with_g_idx, 100 + index, dtype);
           c.per_rank[static_cast<size_t>(index % 3)].emplace(name, q);
           c.quantized.emplace(name, std::move(q));
           ++index;
@@ -123,7 +128,8 @@ ThreeRankCheckpoint write_three_rank_checkpoint(const std::string& tag) {
     std::map<std::string, Tensor> plain;
     if (rank == 0) plain.emplace("model.embed_tokens.weight", c.plain.at("model.embed_tokens.weight"));
     if (rank == 2) plain.emplace("model.norm.weight", c.plain.at("model.norm.weight"));
-    const ShardManifest manifest = write_quantized_shard(c.dir, rank, 3, c.per_rank[static_cast<size_t>(rank)], plain);
+    const ShardManifest manifest = write_quantized_shard(c.dir, rank, 3, c.per_rank[static_cast<size_t>(rank)], plain,
+                                                         {.format_version = format_version});
     gathered.push_back(manifest_from_json(manifest_to_json(manifest)));
   }
   QuantizationSummary summary;
@@ -183,7 +189,7 @@ TEST(QuantCheckpoint, RoundTripsEveryWidthAndLayoutOverThreeShards) {
   // Each rank's weights live in its own shard; the index maps every stored part.
   const json index = read_json(c.dir / "model.safetensors.index.json");
   EXPECT_EQ(index["metadata"]["format"], "moqa-quantized");
-  EXPECT_EQ(index["metadata"]["format_version"], 1);
+  EXPECT_EQ(index["metadata"]["format_version"], 2);
   EXPECT_EQ(index["metadata"]["world_size"], 3);
   for (int rank = 0; rank < 3; ++rank) {
     for (const auto& [name, q] : c.per_rank[static_cast<size_t>(rank)]) {
@@ -226,6 +232,25 @@ TEST(QuantCheckpoint, RoundTripsEveryWidthAndLayoutOverThreeShards) {
   for (const auto& item : fs::directory_iterator(c.dir)) {
     EXPECT_EQ(item.path().filename().string().find(".tmp."), std::string::npos) << item.path();
   }
+}
+
+TEST(QuantCheckpoint, Version2StoresF16ScalesInTwoBytesAndLoadsThemExactly) {
+  const ThreeRankCheckpoint c = write_three_rank_checkpoint("qckpt-f16");
+  const io::CheckpointReader reader = open_quantized_checkpoint(c.dir);
+  int f16 = 0;
+  for (const auto& [name, q] : c.quantized) {
+    const io::TensorEntry& scales = reader.entry(name + ".scales");
+    EXPECT_EQ(scales.dtype, q.scale_dtype == ScaleDtype::f16 ? io::DType::F16 : io::DType::F32) << name;
+    f16 += q.scale_dtype == ScaleDtype::f16;
+    expect_same(load_quantized(reader, name), q, name);  // scale_dtype and every scale bit for bit
+  }
+  EXPECT_EQ(f16, 20);
+  // A matrix claiming f16 scales must hold half-precision values.
+  QuantizedMatrix bad = c.quantized.begin()->second;
+  bad.scale_dtype = ScaleDtype::f16;
+  bad.scales[0] = 0.1f;  // not a half value
+  expect_error([&] { write_quantized_shard(moqa::test::temp_dir("qckpt-f16-bad"), 0, 1, {{"w", bad}}, {}); },
+               {"'w'", "scale 0 is 0.1", "not a half-precision value"});
 }
 
 TEST(QuantCheckpoint, LoadWeightReadsPlainAndQuantizedNamesThroughOneCall) {
@@ -303,6 +328,32 @@ TEST(QuantCheckpoint, IntactPartsLoad) {
   expect_same(load_quantized(io::CheckpointReader::open(dir), kWeight), q, "intact");
 }
 
+TEST(QuantCheckpoint, Version1FilesStillLoad) {
+  // Written by the version-1 writer path (all scales F32, version 1 in qparams, shard metadata and index).
+  const ThreeRankCheckpoint c = write_three_rank_checkpoint("qckpt-v1", 1);
+  EXPECT_EQ(read_json(c.dir / "model.safetensors.index.json")["metadata"]["format_version"], 1);
+  const io::CheckpointReader reader = open_quantized_checkpoint(c.dir);
+  for (const auto& [name, q] : c.quantized) {
+    EXPECT_EQ(reader.entry(name + ".scales").dtype, io::DType::F32) << name;
+    expect_same(load_quantized(reader, name), q, name);
+    EXPECT_EQ(load_dequantized(reader, name).data, dequantize(q).data) << name;
+  }
+  // Version 1 cannot hold f16 scales: the writer refuses rather than widening them silently.
+  const QuantizedMatrix half = random_quantized(2, 32, 4, 16, false, false, 3, ScaleDtype::f16);
+  expect_error([&] { write_quantized_shard(moqa::test::temp_dir("qckpt-v1-f16"), 0, 1, {{"w", half}}, {}, {.format_version = 1}); },
+               {"'w' has f16 scales", "format_version 1", "expected version >= 2"});
+  // A version-1 record whose scales are F16 is refused (version 1 only knows F32 scales).
+  const QuantizedMatrix q = random_quantized(4, 64, 3, 16, false, false, 9, ScaleDtype::f16);
+  Parts p = parts_of(q);
+  p.scales_dtype = io::DType::F16;
+  const fs::path dir = write_parts(p, q.rows, q.groups(), "qckpt-v1-f16-record");
+  expect_error([&] { load_quantized(io::CheckpointReader::open(dir), kWeight); },
+               {"field 'scales'", "has dtype F16", "expected F32"});
+  p.params[kParamFormatVersion] = 2;  // the same parts as version 2 load, with f16 scales
+  const fs::path dir2 = write_parts(p, q.rows, q.groups(), "qckpt-v2-f16-record");
+  expect_same(load_quantized(io::CheckpointReader::open(dir2), kWeight), q, "v2 record");
+}
+
 TEST(QuantCheckpoint, CorruptedQuantizedTensorsGiveClearErrors) {
   const QuantizedMatrix q = random_quantized(4, 64, 2, 16, false, true, 6);
   {
@@ -353,8 +404,8 @@ TEST(QuantCheckpoint, CorruptedQuantizedTensorsGiveClearErrors) {
   }
   {
     Parts p = parts_of(q);
-    p.params[kParamFormatVersion] = 2;
-    expect_load_error(p, q, {"'format_version' is 2", "expected 1"});
+    p.params[kParamFormatVersion] = 3;
+    expect_load_error(p, q, {"'format_version' is 3", "expected 1..2"});
   }
   {
     Parts p = parts_of(q);
@@ -399,7 +450,7 @@ TEST(QuantCheckpoint, AnIndexOfAnotherFormatIsRefused) {
   json index = read_json(c.dir / "model.safetensors.index.json");
   index["metadata"]["format_version"] = 7;
   write_file(c.dir / "model.safetensors.index.json", index.dump());
-  expect_error([&] { open_quantized_checkpoint(c.dir); }, {"metadata.format_version is 7", "expected 1"});
+  expect_error([&] { open_quantized_checkpoint(c.dir); }, {"metadata.format_version is 7", "expected 1..2"});
   index["metadata"].erase("format");
   write_file(c.dir / "model.safetensors.index.json", index.dump());
   expect_error([&] { open_quantized_checkpoint(c.dir); }, {"metadata.format is absent", "moqa-quantized"});

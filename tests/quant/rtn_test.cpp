@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/safetensors.h"
 #include "quant/uniform_grid.h"
 #include "quant_test_data.h"
 
@@ -170,6 +171,49 @@ TEST(QuantFormat, DequantizeRejectsCorruptedMatrices) {
   q = good;
   q.bits = 5;
   expect_error_mentions([&] { dequantize(q, "w"); }, {"bits", "5"});
+}
+
+TEST(QuantScaleDtype, F16ScalesAreHalfValuesAndTheCodesAreComputedOnThem) {
+  const Tensor w = test::random_matrix(8, 128, 11);
+  for (const bool symmetric : {false, true}) {
+    for (const int bits : {2, 3, 4, 8}) {
+      const QuantizedMatrix q = quantize_rtn(w, QuantSpec{bits, 32, symmetric, ScaleDtype::f16}, "w");
+      const QuantizedMatrix q32 = quantize_rtn(w, QuantSpec{bits, 32, symmetric, ScaleDtype::f32}, "w");
+      EXPECT_EQ(q.scale_dtype, ScaleDtype::f16);
+      std::vector<uint8_t> row;
+      for (int64_t r = 0; r < q.rows; ++r) {
+        unpack_row(q, r, row);
+        for (int64_t c = 0; c < q.cols; ++c) {
+          const size_t cell = static_cast<size_t>(r * q.groups() + c / 32);
+          // The scale is the half-precision rounding of the f32 grid's, the zero the same, and every code is
+          // the nearest on that stored grid (so dequantizing the stored bytes gives what was measured).
+          ASSERT_EQ(q.scales[cell], io::f16_to_f32(io::f32_to_f16(q32.scales[cell])));
+          ASSERT_EQ(q.zeros[cell], q32.zeros[cell]);
+          const GroupGrid grid{q.scales[cell], q.zeros[cell]};
+          ASSERT_EQ(row[static_cast<size_t>(c)], quantize_value(w.data[static_cast<size_t>(r * q.cols + c)], grid, bits));
+        }
+      }
+    }
+  }
+  // Out of the half range: clamped to 65504 / 2^-24, never 0 or infinity.
+  EXPECT_EQ(stored_scale(1e6f, ScaleDtype::f16), 65504.0f);
+  EXPECT_EQ(stored_scale(1e-12f, ScaleDtype::f16), kF16MinPositive);
+  EXPECT_EQ(stored_scale(1e-12f, ScaleDtype::f32), 1e-12f);
+}
+
+TEST(QuantScaleDtype, OverheadBitsCountScalesZerosAndGroupIndex) {
+  // mixtral-tiny's expert gate [256, 128] at group 128: 256 groups x (16 + 8) bits; its down [128, 256]:
+  // 256 groups. f32 scales: 40 bits a group. A g_idx: 32 bits per column. Per channel: one group per row.
+  EXPECT_EQ(overhead_bits(256, 128, 128, ScaleDtype::f16, false), 256 * 24);
+  EXPECT_EQ(overhead_bits(128, 256, 128, ScaleDtype::f16, false), 256 * 24);
+  EXPECT_EQ(overhead_bits(128, 256, 128, ScaleDtype::f32, false), 256 * 40);
+  EXPECT_EQ(overhead_bits(128, 256, 128, ScaleDtype::f16, true), 256 * 24 + 256 * 32);
+  EXPECT_EQ(overhead_bits(128, 256, 0, ScaleDtype::f16, false), 128 * 24);
+  // The same as a real matrix counts, and in bytes what the checkpoint stores besides the packed codes.
+  const QuantizedMatrix q = quantize_rtn(test::random_matrix(128, 256, 3), QuantSpec{3, 128, false, ScaleDtype::f16}, "w");
+  EXPECT_EQ(overhead_bits(q), 256 * 24);
+  EXPECT_EQ(static_cast<int64_t>(q.scales.size()) * 16 + static_cast<int64_t>(q.zeros.size()) * 8, overhead_bits(q));
+  EXPECT_EQ(static_cast<int64_t>(q.packed.size()) * 32, 128 * 256 * 3);  // no row padding at this shape
 }
 
 }  // namespace

@@ -55,8 +55,8 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   {
     DeviceArray<float> source = to_device(weight.data, stream);
     const auto fit_up_front = [&] {
-      fit_grids(source.data(), rows, cols, group_size, spec.bits, spec.symmetric, prep.rule, scales.data(),
-                zeros.data(), stream);
+      fit_grids(source.data(), rows, cols, group_size, spec.bits, spec.symmetric, prep.rule, spec.scale_dtype,
+                scales.data(), zeros.data(), stream);
     };
     if (prep.per_channel_before_dead_fix) fit_up_front();
     const auto d_dead = to_device(dead, stream);
@@ -73,6 +73,7 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   params.block = prep.block_size;
   params.bits = spec.bits;
   params.symmetric = spec.symmetric;
+  params.scale_dtype = spec.scale_dtype;
   params.dynamic_groups = dynamic_groups;
   params.static_order_groups = !dynamic_groups && groups > 1;
   params.groups_on_block_start = prep.groups_on_block_start;
@@ -102,6 +103,7 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   q.bits = spec.bits;
   q.group_size = group_size;
   q.symmetric = spec.symmetric;
+  q.scale_dtype = spec.scale_dtype;
   q.scales = to_host(scales.data(), scales.size(), stream);
   q.zeros.assign(host_zeros.begin(), host_zeros.end());
   for (const double loss : host_loss) result.loss += loss;
