@@ -29,11 +29,6 @@ std::string enum_name(Enum value, const std::pair<Enum, const char*> (&table)[N]
   return "?";
 }
 
-constexpr std::pair<Method, const char*> kMethods[] = {{Method::uniform, "uniform"},
-                                                        {Method::moqa, "moqa"},
-                                                        {Method::moqa_v1, "moqa-v1"},
-                                                        {Method::frequency, "frequency"},
-                                                        {Method::budgeted, "budgeted"}};
 constexpr std::pair<Scope, const char*> kScopes[] = {{Scope::layer, "layer"}, {Scope::global, "global"}};
 constexpr std::pair<ThresholdMode, const char*> kThresholdModes[] = {{ThresholdMode::mean_ratio, "mean_ratio"},
                                                                      {ThresholdMode::quantile, "quantile"}};
@@ -44,7 +39,13 @@ bool finite_at_least(double value, double low) { return std::isfinite(value) && 
 
 }  // namespace
 
-Method method_from_string(std::string_view name) { return parse_enum(name, "allocation.method", kMethods); }
+Method method_from_string(std::string_view name) {
+  if (const auto method = config::parse_enum<Method>(name)) return *method;
+  std::string expected;
+  for (const std::string_view text : config::EnumNames<Method>::names)
+    expected += cat(expected.empty() ? "" : ", ", '"', text, '"');
+  fail("allocation.method: found \"", name, "\", expected one of ", expected);
+}
 Scope scope_from_string(std::string_view name) { return parse_enum(name, "allocation.scope", kScopes); }
 ThresholdMode threshold_mode_from_string(std::string_view name) {
   return parse_enum(name, "allocation.threshold_mode", kThresholdModes);
@@ -52,7 +53,7 @@ ThresholdMode threshold_mode_from_string(std::string_view name) {
 FrequencyFill frequency_fill_from_string(std::string_view name) {
   return parse_enum(name, "allocation.frequency_fill", kFills);
 }
-std::string to_string(Method method) { return enum_name(method, kMethods); }
+std::string to_string(Method method) { return std::string(config::name_of(method)); }
 std::string to_string(Scope scope) { return enum_name(scope, kScopes); }
 std::string to_string(ThresholdMode mode) { return enum_name(mode, kThresholdModes); }
 std::string to_string(FrequencyFill fill) { return enum_name(fill, kFills); }
@@ -86,6 +87,9 @@ void validate(const AllocationOptions& options) {
   MOQA_CHECK(std::isfinite(options.coactivation_threshold), "allocation.coactivation_threshold: found ",
              options.coactivation_threshold, ", expected a finite number");
   MOQA_CHECK(options.max_dp_cells >= 1, "allocation.max_dp_cells: found ", options.max_dp_cells, ", expected >= 1");
+  MOQA_CHECK(options.match_uniform_bits == 0 || is_supported_bits(options.match_uniform_bits),
+             "allocation.match_uniform_bits: found ", options.match_uniform_bits,
+             ", expected 0 (use target_bits) or one of 2, 3, 4, 6, 8");
 }
 
 void validate(const AllocationInput& input) {
@@ -113,6 +117,10 @@ void validate(const AllocationInput& input) {
       MOQA_CHECK(x.quant_error.empty() || x.quant_error.size() == input.error_bits.size(), where, "has ",
                  x.quant_error.size(), " quantization errors, expected one per error_bits entry (",
                  input.error_bits.size(), ")");
+      MOQA_CHECK(x.overhead_bits >= 0 && x.overhead_bits <= kMaxTotalParams, where, "overhead_bits ", x.overhead_bits,
+                 ", expected 0..", kMaxTotalParams);
+      MOQA_CHECK(x.cache_bits >= 0 && x.cache_bits <= kMaxTotalParams, where, "cache_bits ", x.cache_bits,
+                 ", expected 0..", kMaxTotalParams);
       for (size_t k = 0; k < x.quant_error.size(); ++k)
         MOQA_CHECK(finite_at_least(x.quant_error[k], 0.0), where, "quantization error at ", input.error_bits[k],
                    " bits is ", x.quant_error[k], ", expected a finite number >= 0");
@@ -132,6 +140,8 @@ void validate(const AllocationInput& input) {
     other_params += group.params;
     MOQA_CHECK(group.bits >= 1 && group.bits <= 32, "allocation input: weight group '", group.name, "' has ",
                group.bits, " bits, expected 1..32 (16 = kept in half precision)");
+    MOQA_CHECK(group.overhead_bits >= 0 && group.overhead_bits <= kMaxTotalParams, "allocation input: weight group '",
+               group.name, "' has overhead_bits ", group.overhead_bits, ", expected 0..", kMaxTotalParams);
   }
 }
 
@@ -139,7 +149,7 @@ Allocation start_allocation(const AllocationInput& input, const AllocationOption
   Allocation result;
   result.method = options.method;
   result.scope = options.scope;
-  result.target_bits = options.target_bits;
+  result.target_bits = effective_target_bits(input, options);
   result.expert_target_bits = expert_target_bits(input, options);
   for (const MoeLayerStats& layer : input.layers) {
     result.bits.emplace_back(layer.experts.size(), 0);
@@ -149,6 +159,16 @@ Allocation start_allocation(const AllocationInput& input, const AllocationOption
                        options.significance_std_weight * std::sqrt(expert.significance_variance));
   }
   return result;
+}
+
+std::vector<std::vector<ExpertExtra>> expert_extras(const AllocationInput& input) {
+  std::vector<std::vector<ExpertExtra>> extras;
+  for (const MoeLayerStats& layer : input.layers) {
+    auto& row = extras.emplace_back();
+    for (const ExpertStats& expert : layer.experts)
+      row.push_back({.part_bits = expert.cache_bits, .overhead_bits = expert.overhead_bits});
+  }
+  return extras;
 }
 
 std::vector<std::vector<int64_t>> expert_params(const AllocationInput& input) {
@@ -167,7 +187,7 @@ Allocation allocate(const AllocationInput& input, const AllocationOptions& optio
   // Every method but an explicit uniform width reads the target; one below the cheapest allocation is a
   // configuration mistake, reported before any work.
   if (!(options.method == Method::uniform && options.uniform_bits != 0))
-    for (const BudgetDomain& domain : budget_domains(input, options.scope, result.expert_target_bits))
+    for (const BudgetDomain& domain : budget_domains(input, options))
       require_feasible(domain, options, result.expert_target_bits);
 
   switch (options.method) {
@@ -176,9 +196,21 @@ Allocation allocate(const AllocationInput& input, const AllocationOptions& optio
     case Method::moqa_v1: allocate_moqa_v1(input, options, result); break;
     case Method::frequency: allocate_frequency(input, options, result); break;
     case Method::budgeted: allocate_budgeted(input, options, result); break;
+    case Method::moeptq: allocate_moeptq(input, options, result); break;
+  }
+  const bool fills = options.method == Method::moqa || options.method == Method::moqa_v1 ||
+                     options.method == Method::budgeted;
+  if (options.fill_budget && fills) {
+    const std::vector<int> ladder = options.method == Method::moqa_v1
+                                        ? std::vector<int>{bracketing_widths(options, result.expert_target_bits).low,
+                                                           bracketing_widths(options, result.expert_target_bits).high}
+                                        : options.candidate_bits;
+    for (const BudgetDomain& domain : budget_domains(input, options))
+      for (const BitChange& step : fill_to_budget(domain, input, ladder, result.score, result.bits))
+        result.fill_promotions.push_back(step);
   }
 
-  result.report = report_bits(expert_params(input), result.bits, input.other_weights);
+  result.report = report_bits(expert_params(input), result.bits, input.other_weights, expert_extras(input));
   return result;
 }
 

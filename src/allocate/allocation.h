@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "allocate/bit_report.h"
+#include "config/experiment.h"
 
 namespace moqa::allocate {
 
@@ -23,6 +24,12 @@ struct ExpertStats {
   // Measured quantization error per width, aligned with AllocationInput::error_bits. Only `budgeted`
   // reads it; leave empty otherwise.
   std::vector<double> quant_error;
+  // Stored bits beyond the expert's codes (params x width), the same at every width (docs/ALLOCATION.md,
+  // "Stored bits"): the group-wise quantization's scales, zero points and g_idx (counted in the budget
+  // with AllocationOptions::budget_counts_overhead), and the full-precision copies of its cached channels
+  // (always counted: the model stores them).
+  int64_t overhead_bits = 0;
+  int64_t cache_bits = 0;
 };
 
 struct MoeLayerStats {
@@ -41,16 +48,19 @@ struct AllocationInput {
 
 // ExpertStats::params of every routed expert, [layer][expert] (report_bits' expert_params).
 std::vector<std::vector<int64_t>> expert_params(const AllocationInput& input);
+// ExpertStats::cache_bits and overhead_bits of every routed expert (report_bits' extras).
+std::vector<std::vector<ExpertExtra>> expert_extras(const AllocationInput& input);
 
 // ---------------------------------------------------------------------------------------------------
 // Options: the [allocation] table of the experiment.
 
-enum class Method { uniform, moqa, moqa_v1, frequency, budgeted };
+// The experiment's enum itself (one representation; its TOML names are the method names).
+using Method = config::AllocationMethod;
 enum class Scope { layer, global };
 enum class ThresholdMode { mean_ratio, quantile };
 enum class FrequencyFill { breadth, depth };
 
-Method method_from_string(std::string_view name);  // "uniform" | "moqa" | "moqa-v1" | "frequency" | "budgeted"
+Method method_from_string(std::string_view name);  // config::EnumNames<AllocationMethod>, e.g. "moeptq"
 Scope scope_from_string(std::string_view name);    // "layer" | "global"
 ThresholdMode threshold_mode_from_string(std::string_view name);  // "mean_ratio" | "quantile"
 FrequencyFill frequency_fill_from_string(std::string_view name);  // "breadth" | "depth"
@@ -76,6 +86,14 @@ struct AllocationOptions {
   // true: the target is the mean over all linear weights (experts + other_weights), so the experts get
   // what the fixed widths of the other weights leave; false: the target is the routed experts' mean.
   bool budget_counts_all_linear = false;
+  // true: target_bits counts ExpertStats::overhead_bits and WeightGroup::overhead_bits too (stored bits);
+  // false: codes only. Cached channels (cache_bits) count either way.
+  bool budget_counts_overhead = false;
+  // > 0: target_bits becomes the stored mean bits of every routed expert at this width (same overhead,
+  // no cache) over the budget's weights: the budget of the uniform baseline at that width.
+  int match_uniform_bits = 0;
+  // Spend what the method left of the budget (fill_to_budget in budget.h): moqa, moqa-v1, budgeted.
+  bool fill_budget = false;
   // The value every method ranks or clusters: mean + weight * sqrt(variance) of S_exp across
   // distributions (0 = the plain synthesized mean; > 0 favours experts whose significance is unstable).
   double significance_std_weight = 0.0;
@@ -93,8 +111,8 @@ struct AllocationOptions {
 
   ThresholdMode threshold_mode = ThresholdMode::mean_ratio;  // moqa-v1
   double threshold = 1.0;  // mean_ratio: high iff score >= threshold * mean; quantile: high iff in top (1-threshold)
-  int high_bits = 0;       // moqa-v1: 0 = smallest candidate above target_bits
-  int low_bits = 0;        // moqa-v1: 0 = largest candidate below target_bits
+  int high_bits = 0;       // moqa-v1, moeptq: 0 = smallest candidate above the experts' target
+  int low_bits = 0;        // moqa-v1, moeptq: 0 = largest candidate below the experts' target
   bool coactivation_shaping = false;   // moqa-v1: lift low experts strongly associated with a high one
   double coactivation_threshold = 0.5; // moqa-v1: minimal association for a lift
 
@@ -146,7 +164,9 @@ struct Allocation {
   BitMatrix bits;
   std::vector<std::vector<double>> score;  // what was ranked/clustered (see significance_std_weight)
   double target_bits = 0.0;
-  double expert_target_bits = 0.0;  // the experts' share of the target (differs with budget_counts_all_linear)
+  // The experts' mean code width the budget allows: target_bits less the other weights' share
+  // (budget_counts_all_linear), the cached channels and, with budget_counts_overhead, the overhead.
+  double expert_target_bits = 0.0;
   BitsReport report;
 
   // moqa
@@ -159,6 +179,8 @@ struct Allocation {
   std::vector<BitChange> budget_demotions;
   // moqa-v1 co-activation shaping: experts lifted from low_bits to high_bits
   std::vector<BitChange> coactivation_lifts;
+  // fill_budget: one entry per single-level promotion, in the order applied
+  std::vector<BitChange> fill_promotions;
   // budgeted
   double objective = 0.0;                  // sum significance * error of the chosen widths
   bool exact = true;                       // false when the DP unit had to be coarsened

@@ -28,29 +28,28 @@ double ratio(int64_t numerator, int64_t denominator) {
 
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
                        const std::vector<std::vector<int>>& expert_bits, const std::vector<WeightGroup>& other_weights,
-                       const std::vector<std::vector<ExpertPart>>& parts) {
+                       const std::vector<std::vector<ExpertExtra>>& extras) {
   MOQA_CHECK(expert_params.size() == expert_bits.size(), "bit report: ", expert_bits.size(),
              " layers of bits for ", expert_params.size(), " layers of parameter counts");
-  const bool has_parts = !parts.empty();
-  MOQA_CHECK(!has_parts || parts.size() == expert_params.size(), "bit report: ", parts.size(),
-             " layers of expert parts for ", expert_params.size(), " layers");
+  const bool has_extras = !extras.empty();
+  MOQA_CHECK(!has_extras || extras.size() == expert_params.size(), "bit report: ", extras.size(),
+             " layers of expert extras for ", expert_params.size(), " layers");
   BitsReport report;
   for (size_t layer = 0; layer < expert_params.size(); ++layer) {
     const auto& params = expert_params[layer];
     const auto& bits = expert_bits[layer];
     MOQA_CHECK(params.size() == bits.size(), "bit report: layer ", layer, " has ", bits.size(),
                " expert widths for ", params.size(), " experts");
-    MOQA_CHECK(!has_parts || parts[layer].size() == params.size(), "bit report: layer ", layer, " has ",
-               parts[layer].size(), " expert parts for ", params.size(), " experts");
+    MOQA_CHECK(!has_extras || extras[layer].size() == params.size(), "bit report: layer ", layer, " has ",
+               extras[layer].size(), " expert extras for ", params.size(), " experts");
     int64_t layer_params = 0;
     int64_t layer_bit_params = 0;
     for (size_t expert = 0; expert < params.size(); ++expert) {
       const std::string what = cat("layer ", layer, " expert ", expert);
-      const ExpertPart part = has_parts ? parts[layer][expert] : ExpertPart{};
-      MOQA_CHECK(part.params >= 0 && part.params <= params[expert], "bit report: ", what, " has a part of ",
-                 part.params, " parameters, expected 0..", params[expert]);
-      layer_bit_params = checked_add(layer_bit_params, params[expert] - part.params, bits[expert], what);
-      layer_bit_params = checked_add(layer_bit_params, part.params, part.bits, what);
+      const ExpertExtra extra = has_extras ? extras[layer][expert] : ExpertExtra{};
+      layer_bit_params = checked_add(layer_bit_params, params[expert], bits[expert], what);
+      layer_bit_params = checked_add(layer_bit_params, extra.part_bits, 1, what + " (cached channels)");
+      report.expert_overhead_bits = checked_add(report.expert_overhead_bits, extra.overhead_bits, 1, what + " (overhead)");
       layer_params = checked_add(layer_params, params[expert], 1, what);
     }
     report.layer_mean_bits.push_back(ratio(layer_bit_params, layer_params));
@@ -61,10 +60,15 @@ BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
     const std::string what = cat("weight group '", group.name, "'");
     report.other_bit_params = checked_add(report.other_bit_params, group.params, group.bits, what);
     report.other_params = checked_add(report.other_params, group.params, 1, what);
+    report.other_overhead_bits = checked_add(report.other_overhead_bits, group.overhead_bits, 1, what + " (overhead)");
   }
   report.expert_mean_bits = ratio(report.expert_bit_params, report.expert_params);
   report.all_linear_mean_bits = ratio(report.expert_bit_params + report.other_bit_params,
                                       report.expert_params + report.other_params);
+  report.expert_stored_mean_bits = ratio(report.expert_bit_params + report.expert_overhead_bits, report.expert_params);
+  report.all_linear_stored_mean_bits =
+      ratio(report.expert_bit_params + report.expert_overhead_bits + report.other_bit_params + report.other_overhead_bits,
+            report.expert_params + report.other_params);
   return report;
 }
 

@@ -14,30 +14,37 @@ struct WeightGroup {
   std::string name;
   int64_t params = 0;
   int bits = 16;
+  int64_t overhead_bits = 0;  // scales, zero points, g_idx of its quantized matrices (0 when kept)
 };
 
+// "Without overhead" counts the codes (params x width) and any extra parts (cached channels); "stored"
+// adds the quantization overhead (scales, zero points, g_idx): every byte the quantized weights take.
 struct BitsReport {
   int64_t expert_params = 0;
-  int64_t expert_bit_params = 0;        // sum params * bits over routed experts
+  int64_t expert_bit_params = 0;        // sum params * bits over routed experts, plus their parts
+  int64_t expert_overhead_bits = 0;
   int64_t other_params = 0;
   int64_t other_bit_params = 0;
-  double expert_mean_bits = 0.0;        // experts only, parameter-weighted
-  double all_linear_mean_bits = 0.0;    // experts + other weights, parameter-weighted
-  std::vector<double> layer_mean_bits;  // experts of each layer, parameter-weighted
+  int64_t other_overhead_bits = 0;
+  double expert_mean_bits = 0.0;        // experts only, parameter-weighted, without overhead
+  double all_linear_mean_bits = 0.0;    // experts + other weights, parameter-weighted, without overhead
+  double expert_stored_mean_bits = 0.0;      // experts only, with overhead
+  double all_linear_stored_mean_bits = 0.0;  // experts + other weights, with overhead
+  std::vector<double> layer_mean_bits;  // experts of each layer, parameter-weighted, without overhead
 };
 
-// Part of an expert stored at a width other than the expert's: channel adjustment's cached channels, kept
-// at 16 bits, or re-quantized to a novel distribution's width while the rest of the expert keeps its own.
-struct ExpertPart {
-  int64_t params = 0;
-  int bits = 16;
+// What an expert stores in addition to its codes: channel adjustment's cached channels (full-precision
+// copies of entries whose codes stay in the packed matrix, so they add to the expert, they do not replace
+// part of it), and the expert's quantization overhead.
+struct ExpertExtra {
+  int64_t part_bits = 0;      // cached channels (and their re-quantized copies for a novel distribution)
+  int64_t overhead_bits = 0;  // scales, zero points, g_idx
 };
 
-// expert_params and expert_bits are [layer][expert] with identical shapes. `parts`, when not empty, has
-// that shape too: each expert's `params` of the part are counted at the part's bits instead of the
-// expert's, so that the report states what the model stores.
+// expert_params and expert_bits are [layer][expert] with identical shapes. `extras`, when not empty, has
+// that shape too.
 BitsReport report_bits(const std::vector<std::vector<int64_t>>& expert_params,
                        const std::vector<std::vector<int>>& expert_bits, const std::vector<WeightGroup>& other_weights,
-                       const std::vector<std::vector<ExpertPart>>& parts = {});
+                       const std::vector<std::vector<ExpertExtra>>& extras = {});
 
 }  // namespace moqa::allocate

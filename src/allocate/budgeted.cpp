@@ -21,7 +21,7 @@ void allocate_budgeted(const AllocationInput& input, const AllocationOptions& op
     error_column.push_back(static_cast<size_t>(column));
   }
 
-  for (const BudgetDomain& domain : budget_domains(input, options.scope, result.expert_target_bits)) {
+  for (const BudgetDomain& domain : budget_domains(input, options)) {
     std::vector<KnapsackItem> items;
     for (const ExpertRef& ref : domain.experts) {
       const ExpertStats& expert = input.layers[static_cast<size_t>(ref.layer)].experts[static_cast<size_t>(ref.expert)];

@@ -66,14 +66,18 @@ std::vector<double> channel_change(const Tensor& s_ch, ChannelChangeMeasure meas
   return change;
 }
 
+int64_t dynamic_channel_count(int64_t channels, double fraction) {
+  // Rounded up (S5's caches are 1.02-1.06% of the weights), with slack so 0.01 x 1400 stays 14.
+  return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(channels) - 1e-9)), 1,
+                             channels);
+}
+
 ChannelSelection select_dynamic_channels(const Tensor& s_ch, const ChannelPlanOptions& options) {
   MOQA_CHECK(std::isfinite(options.fraction) && options.fraction > 0.0 && options.fraction <= 1.0,
              "analysis.channel_fraction: found ", options.fraction, ", expected 0 < fraction <= 1");
   const std::vector<double> change = channel_change(s_ch, options.measure);
   const int64_t channels = static_cast<int64_t>(change.size());
-  // Rounded up (S5's caches are 1.02-1.06% of the weights), with slack so 0.01 x 1400 stays 14.
-  const int64_t keep = std::clamp<int64_t>(
-      static_cast<int64_t>(std::ceil(options.fraction * static_cast<double>(channels) - 1e-9)), 1, channels);
+  const int64_t keep = dynamic_channel_count(channels, options.fraction);
 
   std::vector<int64_t> order(static_cast<size_t>(channels));
   std::iota(order.begin(), order.end(), int64_t{0});

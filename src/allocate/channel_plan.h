@@ -33,7 +33,10 @@ struct ChannelSelection {
 // which simply drives the expert harder does not count as change. Returns one value per channel.
 std::vector<double> channel_change(const Tensor& s_ch, ChannelChangeMeasure measure);
 
-// The top ceil(fraction x channels) channels by change; equal changes go to the lower channel index.
+// How many of `channels` channels a fraction caches: ceil(fraction x channels), at least one, at most all.
+int64_t dynamic_channel_count(int64_t channels, double fraction);
+
+// The top dynamic_channel_count channels by change; equal changes go to the lower channel index.
 ChannelSelection select_dynamic_channels(const Tensor& s_ch, const ChannelPlanOptions& options);
 
 // select_dynamic_channels for every expert: s_ch[layer][expert] -> selection[layer][expert].

@@ -18,7 +18,7 @@ void allocate_frequency(const AllocationInput& input, const AllocationOptions& o
     }
 
   std::vector<size_t> level;  // candidate index per position in the domain's ranking
-  for (const BudgetDomain& domain : budget_domains(input, options.scope, result.expert_target_bits)) {
+  for (const BudgetDomain& domain : budget_domains(input, options)) {
     std::vector<ExpertRef> ranking = domain.experts;  // (layer, expert) order breaks ties
     std::stable_sort(ranking.begin(), ranking.end(), [&](const ExpertRef& a, const ExpertRef& b) {
       return result.score[static_cast<size_t>(a.layer)][static_cast<size_t>(a.expert)] >

@@ -13,5 +13,6 @@ void allocate_moqa(const AllocationInput& input, const AllocationOptions& option
 void allocate_moqa_v1(const AllocationInput& input, const AllocationOptions& options, Allocation& result);
 void allocate_frequency(const AllocationInput& input, const AllocationOptions& options, Allocation& result);
 void allocate_budgeted(const AllocationInput& input, const AllocationOptions& options, Allocation& result);
+void allocate_moeptq(const AllocationInput& input, const AllocationOptions& options, Allocation& result);
 
 }  // namespace moqa::allocate

@@ -69,7 +69,7 @@ void smooth_by_coactivation(const AllocationInput& input, double weight, std::ve
 void allocate_moqa(const AllocationInput& input, const AllocationOptions& options, Allocation& result) {
   const std::vector<int>& candidates = options.candidate_bits;
   smooth_by_coactivation(input, options.correlation_weight, result.score);
-  const std::vector<BudgetDomain> domains = budget_domains(input, options.scope, result.expert_target_bits);
+  const std::vector<BudgetDomain> domains = budget_domains(input, options);
   for (const MoeLayerStats& layer : input.layers) {
     result.membership.emplace_back(layer.experts.size());
     result.cluster.emplace_back(layer.experts.size(), 0);

@@ -13,31 +13,6 @@
 namespace moqa::allocate {
 namespace {
 
-struct Widths {
-  int low = 0;
-  int high = 0;
-};
-
-// Unset widths bracket the target: low = largest candidate strictly below it, high = smallest strictly
-// above it, each falling back to the neighbouring candidate at the ends of the list.
-Widths resolve_widths(const AllocationOptions& options, double target_bits) {
-  const std::vector<int>& candidates = options.candidate_bits;
-  const int n = static_cast<int>(candidates.size());
-  int below = 0;  // index of largest candidate < target (or 0)
-  while (below + 1 < n && candidates[static_cast<size_t>(below + 1)] < target_bits) ++below;
-  int above = n - 1;  // index of smallest candidate > target (or n-1)
-  while (above - 1 >= 0 && candidates[static_cast<size_t>(above - 1)] > target_bits) --above;
-  if (above <= below) above = std::min(below + 1, n - 1);
-  if (above <= below) below = std::max(above - 1, 0);
-  Widths widths{candidates[static_cast<size_t>(below)], candidates[static_cast<size_t>(above)]};
-  if (options.low_bits != 0) widths.low = options.low_bits;
-  if (options.high_bits != 0) widths.high = options.high_bits;
-  MOQA_CHECK(widths.low < widths.high, "allocation: moqa-v1 resolved low_bits = ", widths.low,
-             " and high_bits = ", widths.high, " (target_bits ", target_bits,
-             "); expected low < high: set both explicitly or give at least two candidate_bits");
-  return widths;
-}
-
 double score_of(const Allocation& result, const ExpertRef& ref) {
   return result.score[static_cast<size_t>(ref.layer)][static_cast<size_t>(ref.expert)];
 }
@@ -68,7 +43,7 @@ std::vector<bool> high_group(const BudgetDomain& domain, const Allocation& resul
 // threshold is lifted to the high width, strongest association first, while the budget allows.
 std::vector<BitChange> lift_coactivated(const BudgetDomain& domain, const std::vector<bool>& high,
                                         const AllocationInput& input, const AllocationOptions& options,
-                                        const Widths& widths, Allocation& result) {
+                                        const TwoWidths& widths, Allocation& result) {
   struct Candidate {
     size_t index;
     double strength;
@@ -114,8 +89,8 @@ std::vector<BitChange> lift_coactivated(const BudgetDomain& domain, const std::v
 }  // namespace
 
 void allocate_moqa_v1(const AllocationInput& input, const AllocationOptions& options, Allocation& result) {
-  const Widths widths = resolve_widths(options, result.expert_target_bits);
-  for (const BudgetDomain& domain : budget_domains(input, options.scope, result.expert_target_bits)) {
+  const TwoWidths widths = bracketing_widths(options, result.expert_target_bits);
+  for (const BudgetDomain& domain : budget_domains(input, options)) {
     // Demotion stops at low_bits: an explicit low_bits above the target could never be brought within it.
     MOQA_CHECK(!options.enforce_budget || widths.low * domain.params <= domain.capacity_bit_params,
                "allocation: moqa-v1 cannot meet target_bits = ", options.target_bits, " in ",

@@ -14,12 +14,19 @@ allocate::AllocationOptions allocation_options(const config::Experiment& experim
   o.candidate_bits = a.candidate_bits;
   o.target_bits = a.target_bits;
   o.budget_counts_all_linear = a.budget_counts_all_linear;
+  o.budget_counts_overhead = a.budget_counts_overhead;
+  o.match_uniform_bits = a.match_uniform_bits;
+  o.fill_budget = a.fill_budget;
   // Eq. 2's one knob: analysis.fit = "mean_var" scores mean + fit_std_weight * std; "mean" scores the mean.
   const config::AnalysisSection& analysis = experiment.analysis;
   o.significance_std_weight = analysis.fit == config::SignificanceFit::mean_var ? analysis.fit_std_weight : 0.0;
   // Stage 3 off (an ablation) leaves moqa without a correlation to read, like moqa-v1's shaping below.
   o.correlation_weight = analysis.correlation ? a.correlation_weight : 0.0;
-  o.uniform_bits = a.method == config::AllocationMethod::uniform ? static_cast<int>(std::lround(a.target_bits)) : 0;
+  // uniform: match_uniform_bits when set (the table's common budget is that uniform model's), else
+  // target_bits is the width itself.
+  o.uniform_bits = a.method != config::AllocationMethod::uniform ? 0
+                   : a.match_uniform_bits != 0          ? a.match_uniform_bits
+                                                        : static_cast<int>(std::lround(a.target_bits));
   o.fcm.clusters = static_cast<int>(a.fcm_clusters);
   o.fcm.fuzzifier = a.fcm_m;
   o.fcm.tolerance = a.fcm_tolerance;
@@ -30,8 +37,9 @@ allocate::AllocationOptions allocation_options(const config::Experiment& experim
   o.enforce_budget = a.enforce_budget;
   o.threshold_mode = allocate::threshold_mode_from_string(config::name_of(a.v1_threshold_mode));
   o.threshold = a.v1_threshold;
-  o.high_bits = a.v1_high_bits;
-  o.low_bits = a.v1_low_bits;
+  const bool moeptq = a.method == config::AllocationMethod::moeptq;
+  o.high_bits = moeptq ? a.moeptq_high_bits : a.v1_high_bits;
+  o.low_bits = moeptq ? a.moeptq_low_bits : a.v1_low_bits;
   // Switching the correlation stage off (an ablation) removes co-activation from every decision, so it
   // also turns moqa-v1's co-activation shaping off rather than failing for want of its matrix.
   o.coactivation_shaping = a.v1_coactivation && experiment.analysis.correlation;

@@ -68,25 +68,25 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text) {
   }
 }
 
-allocate::BitsReport stored_bits(const std::vector<std::vector<int64_t>>& expert_params,
-                                 const allocate::BitMatrix& baseline_bits,
-                                 const std::vector<allocate::WeightGroup>& other_weights,
+allocate::BitsReport stored_bits(const allocate::AllocationInput& input, const allocate::BitMatrix& baseline_bits,
                                  const ChannelAdjustmentPlan& plan, int64_t params_per_channel,
                                  const NovelAllocation* novel) {
   MOQA_CHECK(plan.channels.size() == baseline_bits.size(), "channel plan: ", plan.channels.size(),
              " MoE layers of cached channels for ", baseline_bits.size(), " layers of widths");
-  std::vector<std::vector<allocate::ExpertPart>> parts(baseline_bits.size());
+  std::vector<std::vector<allocate::ExpertExtra>> extras = allocate::expert_extras(input);
+  MOQA_CHECK(extras.size() == baseline_bits.size(), "channel plan: ", baseline_bits.size(),
+             " MoE layers of widths for ", extras.size(), " layers of statistics");
   for (size_t l = 0; l < baseline_bits.size(); ++l) {
     MOQA_CHECK(plan.channels[l].size() == baseline_bits[l].size(), "channel plan: MoE layer ", l, " caches ",
                plan.channels[l].size(), " experts' channels for ", baseline_bits[l].size(), " experts");
     for (size_t x = 0; x < baseline_bits[l].size(); ++x) {
       const int64_t params = static_cast<int64_t>(plan.channels[l][x].size()) * params_per_channel;
       // Only the experts whose width changed get their cached channels re-quantized (novel_weights).
-      const int novel_bits = novel ? novel->bits.at(l).at(x) : 16;
-      parts[l].push_back({.params = params, .bits = novel_bits != baseline_bits[l][x] ? novel_bits : 16});
+      const int novel_bits = novel ? novel->bits.at(l).at(x) : baseline_bits[l][x];
+      extras.at(l).at(x).part_bits = params * 16 + (novel_bits != baseline_bits[l][x] ? params * novel_bits : 0);
     }
   }
-  return allocate::report_bits(expert_params, baseline_bits, other_weights, parts);
+  return allocate::report_bits(allocate::expert_params(input), baseline_bits, input.other_weights, extras);
 }
 
 quant::ChannelCache expert_channel_cache(const QuantTarget& target, const Tensor& weight,

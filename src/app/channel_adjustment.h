@@ -32,8 +32,9 @@ struct NovelAllocation {
   std::vector<allocate::BitChange> changes;  // against the baseline; BitChange::layer is the MoE index
   double expert_mean_bits = 0.0;             // of the re-allocation's widths
   double all_linear_mean_bits = 0.0;
-  // What the model adjusted to this distribution stores: every expert at its baseline width except the
-  // cached channels, at the new width where the expert's width changed and at 16 bits elsewhere.
+  // What the model adjusted to this distribution stores (without / with the quantization overhead): the
+  // baseline model, plus the re-quantized copies of the cached channels of the experts whose width changed
+  // (at the new width; the baseline codes and the 16-bit cache stay, to switch again).
   double stored_expert_mean_bits = 0.0;
   double stored_all_linear_mean_bits = 0.0;
   int64_t windows = 0;
@@ -47,7 +48,8 @@ struct ChannelAdjustmentPlan {
   std::vector<std::vector<std::vector<int64_t>>> channels;  // [MoE layer][expert] -> hidden channels, ascending
   std::vector<std::vector<std::vector<double>>> change;     // the measure of each selected channel, same layout
   std::vector<NovelAllocation> novel;
-  // What the baseline quantized model stores: the allocation's widths with the cached channels at 16 bits.
+  // What the baseline quantized model stores: the allocation's codes plus the 16-bit cached channels
+  // (without the quantization overhead; allocate::BitsReport has both).
   double stored_expert_mean_bits = 0.0;
   double stored_all_linear_mean_bits = 0.0;
 };
@@ -56,12 +58,10 @@ struct ChannelAdjustmentPlan {
 // and a down row.
 inline int64_t params_per_cached_channel(const ModelConfig& config) { return 3 * config.expert_intermediate_size; }
 
-// The bits the model with channel adjustment stores (allocate::report_bits with the cached channels as
-// expert parts): the baseline when `novel` is null, else the model adjusted to that distribution.
-// `expert_params` and `baseline_bits` are [MoE layer][expert].
-allocate::BitsReport stored_bits(const std::vector<std::vector<int64_t>>& expert_params,
-                                 const allocate::BitMatrix& baseline_bits,
-                                 const std::vector<allocate::WeightGroup>& other_weights,
+// The bits the model with channel adjustment stores (allocate::report_bits; each expert's cached channels,
+// 16 bits per entry, and its overhead from `input`): the baseline when `novel` is null, else the model
+// adjusted to that distribution. `baseline_bits` is [MoE layer][expert].
+allocate::BitsReport stored_bits(const allocate::AllocationInput& input, const allocate::BitMatrix& baseline_bits,
                                  const ChannelAdjustmentPlan& plan, int64_t params_per_channel,
                                  const NovelAllocation* novel);
 

@@ -17,15 +17,22 @@ ModelLabel label_model(EvaluatedModel model, const config::Experiment& e,
     // model.path may itself be a moqa quantized checkpoint (docs/FORMATS.md): then it is no FP baseline.
     const ModelConfig config = load_hf_config(e.model.path / "config.json");
     if (!config.weight_quantization.empty())
-      return {.method = cat("checkpoint (", config.weight_quantization, ")"), .bits_experts = {}, .bits_all_linear = {}};
-    return {.method = "FP", .bits_experts = 16.0, .bits_all_linear = 16.0};
+      return {.method = cat("checkpoint (", config.weight_quantization, ")")};
+    return {.method = "FP",
+            .bits_experts = 16.0,
+            .bits_all_linear = 16.0,
+            .stored_bits_experts = 16.0,
+            .stored_bits_all_linear = 16.0};
   }
   ModelLabel label;
   label.method = cat(config::name_of(e.allocation.method), "/", config::name_of(e.quantization.method),
                      e.quantization.channel_adjustment ? "+ca" : "");
+  (void)channels;  // the allocation's report already counts the cached channels
   if (allocation) {
-    label.bits_experts = channels ? channels->stored_expert_mean_bits : allocation->report.expert_mean_bits;
-    label.bits_all_linear = channels ? channels->stored_all_linear_mean_bits : allocation->report.all_linear_mean_bits;
+    label.bits_experts = allocation->report.expert_mean_bits;
+    label.bits_all_linear = allocation->report.all_linear_mean_bits;
+    label.stored_bits_experts = allocation->report.expert_stored_mean_bits;
+    label.stored_bits_all_linear = allocation->report.all_linear_stored_mean_bits;
   }
   return label;
 }

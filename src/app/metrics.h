@@ -47,15 +47,18 @@ struct DatasetEvaluation {
 // How a model row is labelled in the tables: the method and the achieved average bits.
 struct ModelLabel {
   std::string method;                      // "FP", or "<allocation method>/<quantizer>[+ca]", e.g. "moqa/gptq+ca"
-  std::optional<double> bits_experts;      // parameter-weighted mean over the routed experts
-  std::optional<double> bits_all_linear;   // over every linear weight counted in the average
+  std::optional<double> bits_experts;      // parameter-weighted mean over the routed experts, without overhead
+  std::optional<double> bits_all_linear;   // over every linear weight counted in the average, without overhead
+  // The same with the quantization overhead (scales, zero points, g_idx): every stored bit.
+  std::optional<double> stored_bits_experts;
+  std::optional<double> stored_bits_all_linear;
 };
 
 // The full-precision model is labelled 16 bits (the half-precision checkpoint, as the papers' FP16 rows),
 // whatever compute_dtype the forward pass uses; when model.path is itself a quantized checkpoint it is
 // labelled "checkpoint (<quant_method>)" without bits. The quantized model's bits come from the allocation
-// (absent when the run has none); with channel adjustment (`channels` set) they count the cached
-// channels at 16 bits, as the model stores them (ChannelAdjustmentPlan::stored_*).
+// (absent when the run has none; allocate::BitsReport), which counts the cached channels of channel
+// adjustment (16 bits per entry, next to the codes) both without and with the overhead.
 ModelLabel label_model(EvaluatedModel model, const config::Experiment& experiment,
                        const std::optional<allocate::Allocation>& allocation,
                        const std::optional<ChannelAdjustmentPlan>& channels);

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <map>
 
+#include "allocate/channel_plan.h"
 #include "core/error.h"
+#include "quant/format.h"
 
 namespace moqa::app {
 
@@ -51,6 +53,36 @@ int non_expert_bits(const config::AllocationSection& allocation) {
     if (distance < best_distance || (distance == best_distance && bits > best)) best = bits;
   }
   return best;
+}
+
+int weight_group_bits(const config::AllocationSection& allocation, WeightGroup group) {
+  if (group == WeightGroup::attention && allocation.attention_bits != 0) return allocation.attention_bits;
+  if (group == WeightGroup::shared_experts && allocation.shared_expert_bits != 0) return allocation.shared_expert_bits;
+  return non_expert_bits(allocation);
+}
+
+bool stores_group_index(const config::QuantizationSection& q, int64_t cols) {
+  return q.method == config::QuantMethod::gptq && q.act_order && !q.static_groups && q.group_size > 0 &&
+         q.group_size < cols;
+}
+
+namespace {
+
+int64_t matrix_overhead_bits(const config::QuantizationSection& q, const Shape& shape) {
+  return quant::overhead_bits(shape.at(0), shape.at(1), q.group_size, q.scale_dtype, stores_group_index(q, shape.at(1)));
+}
+
+}  // namespace
+
+ExpertStorage expert_storage(const ModelConfig& config, const config::Experiment& experiment) {
+  ExpertStorage out;
+  for (const Linear kind : {Linear::expert_gate, Linear::expert_up, Linear::expert_down})
+    out.overhead_bits += matrix_overhead_bits(
+        experiment.quantization, model::weight_shape(config, {.layer = 0, .kind = kind, .expert = 0}));
+  if (experiment.quantization.channel_adjustment)
+    out.cache_bits = 16 * 3 * config.expert_intermediate_size *
+                     allocate::dynamic_channel_count(config.hidden_size, experiment.analysis.channel_fraction);
+  return out;
 }
 
 InputGroup input_group_of(Linear kind) {
@@ -215,7 +247,7 @@ QuantizationPlan plan_quantization(const ModelConfig& config, const config::Expe
         t.quantizer = plan.owner(layer, id.expert);
       } else {
         if (q.keeps(t.group)) continue;
-        t.bits = out.non_expert_bits;
+        t.bits = weight_group_bits(experiment.allocation, t.group);
         const auto it = group_rank.find(t.input);
         t.quantizer = it != group_rank.end() ? it->second : (group_rank[t.input] = deal());
       }
@@ -238,20 +270,27 @@ void check_group_sizes(const QuantizationPlan& plan, int64_t group_size) {
 std::vector<allocate::WeightGroup> other_weight_groups(const ModelConfig& config,
                                                        const config::Experiment& experiment) {
   std::map<WeightGroup, int64_t> params;
+  std::map<WeightGroup, int64_t> overhead;  // if quantized
+  const config::QuantizationSection& q = experiment.quantization;
   for (int64_t layer = 0; layer < config.num_layers; ++layer)
-    for (const model::LinearId& id : model::layer_linears(config, layer, /*include_experts=*/false))
-      params[weight_group_of(id.kind)] += element_count(model::weight_shape(config, id));
+    for (const model::LinearId& id : model::layer_linears(config, layer, /*include_experts=*/false)) {
+      const Shape shape = model::weight_shape(config, id);
+      params[weight_group_of(id.kind)] += element_count(shape);
+      overhead[weight_group_of(id.kind)] += matrix_overhead_bits(q, shape);
+    }
   params[WeightGroup::lm_head] = config.vocab_size * config.hidden_size;
-  const int bits = non_expert_bits(experiment.allocation);
+  overhead[WeightGroup::lm_head] = matrix_overhead_bits(q, {config.vocab_size, config.hidden_size});
   std::vector<allocate::WeightGroup> out;
   for (const WeightGroup group : experiment.allocation.count_in_average) {
     if (group == WeightGroup::experts || params[group] == 0) continue;
     // A tied lm_head is the embedding table: it is quantized exactly when the embeddings are.
     const WeightGroup governs =
         group == WeightGroup::lm_head && config.tie_word_embeddings ? WeightGroup::embeddings : group;
+    const bool kept = q.keeps(governs);
     out.push_back({.name = std::string(config::name_of(group)),
                    .params = params[group],
-                   .bits = experiment.quantization.keeps(governs) ? 16 : bits});
+                   .bits = kept ? 16 : weight_group_bits(experiment.allocation, group),
+                   .overhead_bits = kept ? 0 : overhead[group]});
   }
   return out;
 }

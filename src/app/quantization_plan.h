@@ -32,6 +32,22 @@ config::WeightGroup weight_group_of(model::Linear kind);
 // "GPTQ 3-bit" run is 3 bits everywhere); other methods: the candidate nearest to target_bits, ties to the
 // wider one (target 3 on {2, 4, 6, 8} -> 4).
 int non_expert_bits(const config::AllocationSection& allocation);
+// Width of the quantized weights of one non-expert group: allocation.attention_bits for attention,
+// shared_expert_bits for shared experts when set (moeptq's variants), else non_expert_bits().
+int weight_group_bits(const config::AllocationSection& allocation, config::WeightGroup group);
+
+// Whether [quantization] gives a weight with `cols` input columns a g_idx (GPTQ, act_order, dynamic groups).
+bool stores_group_index(const config::QuantizationSection& quantization, int64_t cols);
+
+// What one routed expert stores besides its codes (docs/ALLOCATION.md, "Stored bits"): the scales, zero
+// points and g_idx of its three matrices under [quantization] (quant::overhead_bits), and with
+// channel_adjustment the 16-bit copies of its cached channels (allocate::dynamic_channel_count of the
+// hidden channels, each a gate and an up column and a down row). The same for every expert of a model.
+struct ExpertStorage {
+  int64_t overhead_bits = 0;
+  int64_t cache_bits = 0;
+};
+ExpertStorage expert_storage(const ModelConfig& config, const config::Experiment& experiment);
 
 // Linears that read the same activations, hence share one GPTQ Hessian.
 enum class InputGroup {
@@ -93,7 +109,8 @@ void check_group_sizes(const QuantizationPlan& plan, int64_t group_size);
 
 // AllocationInput::other_weights: one entry per category of allocation.count_in_average other than
 // `experts` that the model has, with its parameter count and 16 bits when kept in full precision, else
-// non_expert_bits(). lm_head counts its [vocab, hidden] matrix also when tied to the embeddings.
+// weight_group_bits() and the overhead of its quantized matrices. lm_head counts its [vocab, hidden]
+// matrix also when tied to the embeddings.
 std::vector<allocate::WeightGroup> other_weight_groups(const ModelConfig& config, const config::Experiment& experiment);
 
 }  // namespace moqa::app

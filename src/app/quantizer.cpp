@@ -10,6 +10,7 @@ QuantizerSettings quantizer_settings(const config::QuantizationSection& q) {
   s.method = q.method;
   s.group_size = q.group_size;
   s.symmetric = q.symmetric;
+  s.scale_dtype = q.scale_dtype;
   s.gptq.damp_fraction = q.damp_percent;
   s.gptq.block_size = q.block_size;
   s.gptq.act_order = q.act_order;
@@ -21,7 +22,8 @@ QuantizerSettings quantizer_settings(const config::QuantizationSection& q) {
 
 QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* inputs, int bits,
                                 const QuantizerSettings& settings, std::string_view name) {
-  const quant::QuantSpec spec{.bits = bits, .group_size = settings.group_size, .symmetric = settings.symmetric};
+  const quant::QuantSpec spec{
+      .bits = bits, .group_size = settings.group_size, .symmetric = settings.symmetric, .scale_dtype = settings.scale_dtype};
   QuantizedWeight out;
   if (settings.method == config::QuantMethod::rtn) {
     out.matrix = quant::quantize_rtn(weight, spec, name);

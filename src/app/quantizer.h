@@ -16,6 +16,7 @@ struct QuantizerSettings {
   config::QuantMethod method = config::QuantMethod::gptq;
   int64_t group_size = 128;  // <= 0: per output channel
   bool symmetric = false;
+  quant::ScaleDtype scale_dtype = quant::ScaleDtype::f16;
   quant::GptqOptions gptq;
   // Read by the sequential GPTQ pass only (quantize_pass.h), not by quantize_weight.
   bool true_sequential = false;

@@ -89,8 +89,11 @@ json allocation_json(const config::Experiment& e, const std::optional<allocate::
               {"scope", allocate::to_string(allocation->scope)},
               {"target_bits", number(allocation->target_bits)},
               {"candidate_bits", e.allocation.candidate_bits},
+              {"budget_counts_overhead", e.allocation.budget_counts_overhead},
               {"bits_experts", number(allocation->report.expert_mean_bits)},
               {"bits_all_linear", number(allocation->report.all_linear_mean_bits)},
+              {"stored_bits_experts_with_overhead", number(allocation->report.expert_stored_mean_bits)},
+              {"stored_bits_all_linear_with_overhead", number(allocation->report.all_linear_stored_mean_bits)},
               {"layer_bits_experts", allocation->report.layer_mean_bits}};
   if (channels) {
     out["stored_bits_experts"] = number(channels->stored_expert_mean_bits);
@@ -220,6 +223,8 @@ json models_json(const RunContext& context) {
                       {"method", label.method},
                       {"bits_experts", optional_number(label.bits_experts)},
                       {"bits_all_linear", optional_number(label.bits_all_linear)},
+                      {"stored_bits_experts", optional_number(label.stored_bits_experts)},
+                      {"stored_bits_all_linear", optional_number(label.stored_bits_all_linear)},
                       {"perplexity", perplexity},
                       {"zero_shot", zero_shot},
                       {"averages",
@@ -272,7 +277,9 @@ std::vector<json> datasets_of(const json& summary, std::string_view kind) {
 std::string metric_table(const json& summary, std::string_view kind, const char* section, const char* field,
                          const char* average, int decimals, double scale, bool with_stderr) {
   const std::vector<json> datasets = datasets_of(summary, kind);
-  std::vector<std::string> header{"method", "bits (experts)", "bits (all linear)"};
+  // Bits without overhead (codes and cached channels) and stored (with scales, zero points, g_idx).
+  std::vector<std::string> header{"method", "bits (experts)", "bits (all linear)", "stored bits (experts)",
+                                  "stored bits (all linear)"};
   struct Column {
     std::string dataset;  // empty: an average
     std::string group;    // average: known / novel / all
@@ -300,7 +307,8 @@ std::string metric_table(const json& summary, std::string_view kind, const char*
   std::string out = row(header) + rule(1, header.size() - 1);
   for (const json& m : summary["models"]) {
     std::vector<std::string> cells{m["method"].get<std::string>(), fixed(m["bits_experts"], 2),
-                                   fixed(m["bits_all_linear"], 2)};
+                                   fixed(m["bits_all_linear"], 2), fixed(m.value("stored_bits_experts", json()), 2),
+                                   fixed(m.value("stored_bits_all_linear", json()), 2)};
     for (const Column& c : columns) {
       if (c.dataset.empty()) {
         cells.push_back(fixed(m["averages"][average][c.group], decimals, scale));
@@ -415,7 +423,10 @@ std::string render_markdown(const json& s) {
     out += cat("- Allocation `", a["method"].get<std::string>(), "` (scope ", a["scope"].get<std::string>(),
                ", target ", fixed(a["target_bits"], 2), " bits, candidates ", a["candidate_bits"].dump(),
                "): ", fixed(a["bits_experts"], 3), " bits over the routed experts, ", fixed(a["bits_all_linear"], 3),
-               " over all linear weights counted",
+               " over all linear weights counted; stored with scales, zero points and g_idx ",
+               fixed(a.value("stored_bits_experts_with_overhead", json()), 3), " and ",
+               fixed(a.value("stored_bits_all_linear_with_overhead", json()), 3), " (the budget counts ",
+               a.value("budget_counts_overhead", false) ? "them" : "codes and cached channels only", ")",
                a.contains("stored_bits_experts")
                    ? cat("; with the cached channels in full precision ", fixed(a["stored_bits_experts"], 3), " and ",
                          fixed(a["stored_bits_all_linear"], 3))
@@ -427,7 +438,8 @@ std::string render_markdown(const json& s) {
                q["channel_adjustment"].get<bool>() ? ", channel adjustment" : "", "; kept in full precision: ",
                q["keep_full_precision"].dump(), "\n");
   out += "\nBits: parameter-weighted mean width of the routed experts, and of every linear weight counted in the "
-         "average (full-precision ones at 16, channels cached by channel adjustment included). The FP row is the "
+         "average (full-precision ones at 16, channels cached by channel adjustment included); \"stored\" adds the "
+         "scales, zero points and g_idx of group-wise quantization (docs/ALLOCATION.md §4.1). The FP row is the "
          "unquantized model.\n";
 
   if (const std::vector<json> sets = datasets_of(s, "perplexity"); !sets.empty()) {

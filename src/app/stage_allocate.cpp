@@ -112,8 +112,7 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
   }
   // Rank 0: the bits the model stores with its cached channels, the baseline or adjusted to a novel set.
   const auto stored_report = [&](const NovelAllocation* novel) {
-    return stored_bits(allocate::expert_params(input), context.allocation->bits, input.other_weights, plan,
-                       params_per_cached_channel(config), novel);
+    return stored_bits(input, context.allocation->bits, plan, params_per_cached_channel(config), novel);
   };
   for (const config::EvaluationSet& set : e.evaluation) {
     if (set.distribution != config::Distribution::novel || set.kind != config::EvalKind::perplexity) continue;
@@ -187,6 +186,12 @@ void run_allocate_stage(RunContext& context) {
     input =
         context.calibration ? analysis::make_allocation_input(*context.calibration, config) : shape_only_input(config);
     input.other_weights = other_weight_groups(config, e);
+    const ExpertStorage storage = expert_storage(config, e);
+    for (allocate::MoeLayerStats& layer : input.layers)
+      for (allocate::ExpertStats& expert : layer.experts) {
+        expert.overhead_bits = storage.overhead_bits;
+        expert.cache_bits = storage.cache_bits;
+      }
   }
 
   std::optional<ErrorProfile> errors;
@@ -217,8 +222,10 @@ void run_allocate_stage(RunContext& context) {
   context.allocation = broadcast_allocation(allocation, session.world());
   const allocate::Allocation& a = *context.allocation;
   context.log << "allocate: " << allocate::to_string(a.method) << ", " << width_histogram(a.bits) << "; experts "
-              << fixed(a.report.expert_mean_bits) << " bits, all linear weights "
-              << fixed(a.report.all_linear_mean_bits) << " bits (target " << a.target_bits << ")\n";
+              << fixed(a.report.expert_mean_bits) << " bits (" << fixed(a.report.expert_stored_mean_bits)
+              << " stored with scales/zeros), all linear weights " << fixed(a.report.all_linear_mean_bits) << " ("
+              << fixed(a.report.all_linear_stored_mean_bits) << " stored); target " << fixed(a.target_bits, 4)
+              << (e.allocation.budget_counts_overhead ? " stored bits" : " bits without overhead") << "\n";
 
   std::optional<ChannelAdjustmentPlan> channels;
   if (e.quantization.channel_adjustment) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quant/gptq_variant.h"
+#include "quant/scale_dtype.h"
 
 #include "data/perplexity_protocol.h"
 #include "data/sample_mode.h"
@@ -32,7 +33,7 @@ using data::PerplexityProtocol;  // data/perplexity_protocol.h
 enum class ChannelSignificance { mean_abs, rms, saliency, hessian_diag, output_mean_abs, output_saliency, sensitivity };
 enum class SignificanceFit { mean, mean_var };
 enum class ChannelMeasure { variance, range };
-enum class AllocationMethod { uniform, moqa, moqa_v1, frequency, budgeted };
+enum class AllocationMethod { uniform, moqa, moqa_v1, frequency, budgeted, moeptq };
 enum class AllocationScope { layer, global };
 enum class ThresholdMode { mean_ratio, quantile };
 enum class FrequencyFill { breadth, depth };
@@ -60,7 +61,7 @@ MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_dia
                 "output_saliency", "sensitivity");
 MOQA_ENUM_NAMES(SignificanceFit, "mean", "mean_var");
 MOQA_ENUM_NAMES(ChannelMeasure, "variance", "range");
-MOQA_ENUM_NAMES(AllocationMethod, "uniform", "moqa", "moqa-v1", "frequency", "budgeted");
+MOQA_ENUM_NAMES(AllocationMethod, "uniform", "moqa", "moqa-v1", "frequency", "budgeted", "moeptq");
 MOQA_ENUM_NAMES(AllocationScope, "layer", "global");
 MOQA_ENUM_NAMES(ThresholdMode, "mean_ratio", "quantile");
 MOQA_ENUM_NAMES(FrequencyFill, "breadth", "depth");
@@ -70,6 +71,7 @@ MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router",
                 "lm_head");
 MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
 MOQA_ENUM_NAMES(Distribution, "known", "novel");
+MOQA_ENUM_NAMES(quant::ScaleDtype, "f16", "f32");
 MOQA_ENUM_NAMES(Device, "auto", "cpu", "cuda");
 #undef MOQA_ENUM_NAMES
 // Zero-shot tasks are the task loader's own enum (data/task_format.h), spelled as it spells them.
@@ -154,6 +156,21 @@ struct AllocationSection {
   int64_t fcm_clusters = 4;
   double fcm_m = 2.0;
   double fcm_tolerance = 1e-6;
+  // target_bits counts what is stored: scale/zero/g_idx bytes of group-wise quantization and cached FP
+  // channels, not only the codes (docs/ALLOCATION.md, "Stored bits").
+  bool budget_counts_overhead = true;
+  // > 0: target_bits is replaced by the stored bits of uniform quantization at this width (same model,
+  // group size, scale dtype, no cache), so every method of a table meets one stored-bit budget.
+  int match_uniform_bits = 0;
+  // After the method, spend what is left of the budget: promote experts one candidate level at a time,
+  // highest score first, while it fits (moqa, moqa-v1, budgeted; moeptq and frequency fill by construction).
+  bool fill_budget = true;
+  int moeptq_high_bits = 0;  // moeptq: width of the most frequently routed experts; 0 = smallest candidate above
+  int moeptq_low_bits = 0;   // moeptq: width of the others; 0 = largest candidate below the experts' target
+  // Widths of non-expert weights that are quantized (not kept): 0 = non_expert_bits(); moeptq's
+  // "attention / shared experts at higher width" variants set these.
+  int attention_bits = 0;
+  int shared_expert_bits = 0;
   int64_t fcm_max_iterations = 300;
   int64_t fcm_restarts = 4;
   double overlap_margin = 0.1;  // top-two membership gap below which the lower precision wins
@@ -185,6 +202,7 @@ struct QuantizationSection {
                                                WeightGroup::router,         WeightGroup::dense_layers,
                                                WeightGroup::embeddings,     WeightGroup::lm_head};
   bool channel_adjustment = false;
+  quant::ScaleDtype scale_dtype = quant::ScaleDtype::f16;  // how group scales are computed and stored
   bool save_checkpoint = false;
   bool export_dequantized = false;
   bool keeps(WeightGroup group) const;

@@ -92,6 +92,13 @@ void visit(V& v, AllocationSection& s) {
   v("scope", s.scope, Rule{});
   v("enforce_budget", s.enforce_budget, Rule{});
   v("budget_counts_all_linear", s.budget_counts_all_linear, Rule{});
+  v("budget_counts_overhead", s.budget_counts_overhead, Rule{});
+  v("match_uniform_bits", s.match_uniform_bits, Rule{.allowed_ints = {0, 2, 3, 4, 6, 8}});
+  v("fill_budget", s.fill_budget, Rule{});
+  v("moeptq_high_bits", s.moeptq_high_bits, Rule{.allowed_ints = {0, 2, 3, 4, 6, 8}});
+  v("moeptq_low_bits", s.moeptq_low_bits, Rule{.allowed_ints = {0, 2, 3, 4, 6, 8}});
+  v("attention_bits", s.attention_bits, Rule{.allowed_ints = {0, 2, 3, 4, 6, 8}});
+  v("shared_expert_bits", s.shared_expert_bits, Rule{.allowed_ints = {0, 2, 3, 4, 6, 8}});
   v("correlation_weight", s.correlation_weight, Rule{.min = 0.0, .max = 1.0});
   v("fcm_clusters", s.fcm_clusters, Rule{.min = 1, .max = 64});
   v("fcm_m", s.fcm_m, Rule{.min = 1.0, .min_exclusive = true});
@@ -123,6 +130,7 @@ void visit(V& v, QuantizationSection& s) {
   v("static_groups", s.static_groups, Rule{});
   v("gptq_variant", s.gptq_variant, Rule{});
   v("true_sequential", s.true_sequential, Rule{});
+  v("scale_dtype", s.scale_dtype, Rule{});
   v("keep_full_precision", s.keep_full_precision,
     Rule{.allowed = {"attention", "router", "shared_experts", "dense_layers", "embeddings", "lm_head"}});
   v("channel_adjustment", s.channel_adjustment, Rule{});

@@ -183,7 +183,7 @@ TEST(AllocateFrequency, UnequalExpertsStayWithinBudgetPerLayerAndGlobally) {
 }
 
 TEST(AllocateOptions, ParseAndPrintNames) {
-  for (Method m : {Method::uniform, Method::moqa, Method::moqa_v1, Method::frequency, Method::budgeted})
+  for (Method m : {Method::uniform, Method::moqa, Method::moqa_v1, Method::frequency, Method::budgeted, Method::moeptq})
     EXPECT_EQ(method_from_string(to_string(m)), m);
   EXPECT_EQ(method_from_string("moqa-v1"), Method::moqa_v1);
   EXPECT_EQ(scope_from_string("global"), Scope::global);

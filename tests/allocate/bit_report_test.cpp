@@ -30,29 +30,31 @@ TEST(AllocateBitReport, NoOtherWeightsMeansBothAveragesAgree) {
   EXPECT_DOUBLE_EQ(report.all_linear_mean_bits, 5.0);
 }
 
-TEST(AllocateBitReport, ExpertPartsCountAtTheirOwnWidth) {
-  // Layer 0: expert 0 keeps 10 of its 100 params at 16 bits: 90 * 2 + 10 * 16 = 340; expert 1: 300 * 4.
-  // Layer 1: the whole expert at 16.
-  const BitsReport report = report_bits({{100, 300}, {200}}, {{2, 4}, {8}}, {{"attention", 400, 16}},
-                                        {{{10, 16}, {0, 16}}, {{200, 16}}});
+TEST(AllocateBitReport, CachedChannelsAddToTheCodesAndOverheadIsReportedApart) {
+  // Layer 0: expert 0 (100 params at 2 bits) caches 10 entries at 16 bits next to its 200 code bits and
+  // stores 50 bits of scales/zeros; expert 1 (300 at 4) 30 overhead bits. Layer 1: 200 at 8, no extras.
+  const BitsReport report = report_bits({{100, 300}, {200}}, {{2, 4}, {8}}, {{"attention", 400, 4, 100}},
+                                        {{{160, 50}, {0, 30}}, {{0, 0}}});
   EXPECT_EQ(report.expert_params, 600);
-  EXPECT_EQ(report.expert_bit_params, 340 + 1200 + 200 * 16);
-  EXPECT_DOUBLE_EQ(report.layer_mean_bits[0], 1540.0 / 400.0);
-  EXPECT_DOUBLE_EQ(report.layer_mean_bits[1], 16.0);
-  EXPECT_DOUBLE_EQ(report.all_linear_mean_bits, (4740.0 + 6400.0) / 1000.0);
-  // Empty parts are the same as none; a part at a lower width lowers the mean.
+  EXPECT_EQ(report.expert_bit_params, 200 + 160 + 1200 + 1600);
+  EXPECT_EQ(report.expert_overhead_bits, 80);
+  EXPECT_EQ(report.other_overhead_bits, 100);
+  EXPECT_DOUBLE_EQ(report.layer_mean_bits[0], 1560.0 / 400.0);
+  EXPECT_DOUBLE_EQ(report.expert_mean_bits, 3160.0 / 600.0);
+  EXPECT_DOUBLE_EQ(report.expert_stored_mean_bits, 3240.0 / 600.0);
+  EXPECT_DOUBLE_EQ(report.all_linear_mean_bits, (3160.0 + 1600.0) / 1000.0);
+  EXPECT_DOUBLE_EQ(report.all_linear_stored_mean_bits, (3160.0 + 80.0 + 1600.0 + 100.0) / 1000.0);
+  // Empty extras are the same as none.
   const BitsReport plain = report_bits({{100, 300}}, {{2, 4}}, {});
-  EXPECT_EQ(report_bits({{100, 300}}, {{2, 4}}, {}, {{{0, 16}, {0, 8}}}).expert_bit_params, plain.expert_bit_params);
-  EXPECT_EQ(report_bits({{100, 300}}, {{2, 4}}, {}, {{{0, 16}, {30, 2}}}).expert_bit_params,
-            plain.expert_bit_params - 30 * 2);
+  EXPECT_EQ(report_bits({{100, 300}}, {{2, 4}}, {}, {{{0, 0}, {0, 0}}}).expert_bit_params, plain.expert_bit_params);
+  EXPECT_DOUBLE_EQ(plain.expert_stored_mean_bits, plain.expert_mean_bits);
 }
 
 TEST(AllocateBitReport, RejectsMismatchedShapesAndBadGroups) {
   EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{1, 16}}}), Error);
   EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{1, 16}, {2, 16}}, {{3, 16}}}), Error);
-  EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{11, 16}, {0, 16}}}), Error);
-  EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{-1, 16}, {0, 16}}}), Error);
-  EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{1, 0}, {0, 16}}}), Error);
+  EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{-1, 0}, {0, 0}}}), Error);
+  EXPECT_THROW(report_bits({{10, 30}}, {{2, 6}}, {}, {{{0, -1}, {0, 0}}}), Error);
   EXPECT_THROW(report_bits({{10, 30}}, {{2}}, {}), Error);
   EXPECT_THROW(report_bits({{10}}, {{2}, {4}}, {}), Error);
   EXPECT_THROW(report_bits({{10}}, {{2}}, {{"attention", -1, 16}}), Error);

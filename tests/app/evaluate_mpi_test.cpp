@@ -308,11 +308,12 @@ TEST_F(EvaluateStage, SummaryCarriesTheSameNumbers) {
   char cell[64];
   std::snprintf(cell, sizeof cell, "| %.2f |", text);
   EXPECT_NE(md.find(cell), std::string::npos) << md;
-  EXPECT_NE(md.find("| method | bits (experts) | bits (all linear) | text (known) | sliding (novel) | avg |"),
+  EXPECT_NE(md.find("| method | bits (experts) | bits (all linear) | stored bits (experts) | stored bits (all linear) "
+                    "| text (known) | sliding (novel) | avg |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| FP | 16.00 | 16.00 | "), std::string::npos) << md;
-  EXPECT_NE(md.find("| moqa/gptq | - | - | "), std::string::npos) << md;
+  EXPECT_NE(md.find("| FP | 16.00 | 16.00 | 16.00 | 16.00 | "), std::string::npos) << md;
+  EXPECT_NE(md.find("| moqa/gptq | - | - | - | - | "), std::string::npos) << md;
   EXPECT_NE(md.find("## Zero-shot accuracy, acc (%"), std::string::npos) << md;
   const size_t f1_table = md.find("## Zero-shot macro F1 (%");
   ASSERT_NE(f1_table, std::string::npos) << md;

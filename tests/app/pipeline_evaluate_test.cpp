@@ -252,7 +252,7 @@ std::vector<test::CommandResult> run_sweep(const fs::path& dir) {
   for (const char* d : {"wiki", "shakespeare"})
     toml << "[[calibration]]\nname = \"" << d << "\"\npath = " << toml_path(c / (std::string(d) + ".train.txt.xz"))
          << "\nsamples = 16\nseq_len = 256\nmax_tokens = 200000\n\n";
-  toml << "[allocation]\nmethod = \"uniform\"\ntarget_bits = 3.0\ncandidate_bits = [2, 3, 4]\n\n"
+  toml << "[allocation]\nmethod = \"uniform\"\nmatch_uniform_bits = 3\ncandidate_bits = [2, 3, 4]\n\n"
        << "[quantization]\nmethod = \"rtn\"\ngroup_size = 128\n\n";
   for (const char* d : {"wiki", "shakespeare", "code"})
     toml << "[[evaluation]]\nname = \"" << d << "\"\npath = " << toml_path(c / (std::string(d) + ".test.txt.xz"))
@@ -282,9 +282,12 @@ void expect_budgeted_beats_uniform(const Sweep& sweep) {
   ASSERT_EQ(b["model"], "quantized");
   EXPECT_EQ(u["method"], "uniform/rtn");
   EXPECT_EQ(b["method"], "budgeted/rtn");
-  // Equal budgets: exactly 3 bits per routed-expert parameter in both.
+  // Equal stored budgets (uniform 3-bit's, match_uniform_bits): exactly 3 code bits per routed-expert
+  // parameter in both, 3.1875 with the group-128 f16 scales and U8 zero points.
   EXPECT_NEAR(u["bits_experts"].get<double>(), 3.0, 1e-12);
   EXPECT_NEAR(b["bits_experts"].get<double>(), 3.0, 1e-12);
+  EXPECT_NEAR(u["stored_bits_experts"].get<double>(), 3.1875, 1e-12);
+  EXPECT_NEAR(b["stored_bits_experts"].get<double>(), 3.1875, 1e-12);
   EXPECT_EQ(uniform["allocation"]["method"], "uniform");
   EXPECT_EQ(budgeted["allocation"]["method"], "budgeted");
 

@@ -70,7 +70,10 @@ class EveryLinearInput final : public model::ForwardObserver {
 quant::QuantizedMatrix reference_gptq(const Tensor& w, const quant::HessianSum& sum, int bits,
                                       const config::Experiment& e, const std::string& name) {
   const quant::QuantSpec spec{
-      .bits = bits, .group_size = e.quantization.group_size, .symmetric = e.quantization.symmetric};
+      .bits = bits,
+      .group_size = e.quantization.group_size,
+      .symmetric = e.quantization.symmetric,
+      .scale_dtype = e.quantization.scale_dtype};
   if (sum.samples == 0) return quant::quantize_rtn(w, spec, name);
   return quant::quantize_gptq(w, quant::normalized_hessian(sum), spec, quantizer_settings(e.quantization).gptq, name)
       .matrix;
@@ -89,7 +92,12 @@ std::map<std::string, quant::QuantizedMatrix> reference_quantization(const confi
   if (const QuantTarget* t = plan.find(TensorKind::embedding)) {
     const Tensor w = weights->base().load(t->name, t->shape);
     out[t->name] = quant::quantize_rtn(
-        w, {.bits = t->bits, .group_size = e.quantization.group_size, .symmetric = e.quantization.symmetric}, t->name);
+        w,
+        {.bits = t->bits,
+         .group_size = e.quantization.group_size,
+         .symmetric = e.quantization.symmetric,
+         .scale_dtype = e.quantization.scale_dtype},
+        t->name);
     weights->replaced[t->name] = quant::dequantize(out[t->name]);
   }
   backend::CpuBackend backend(backend::CpuOptions{.threads = 1});
@@ -556,7 +564,8 @@ TEST(QuantizeRtn, EveryTensorIsRtnOfItsOriginal) {
   EXPECT_EQ(q.report.tensors, static_cast<int64_t>(q.plan.targets.size()));
   for (const QuantTarget& t : q.plan.targets) {
     const quant::QuantizedMatrix expected = quant::quantize_rtn(
-        original.load(t.name, t.shape), {.bits = t.bits, .group_size = 16, .symmetric = false}, t.name);
+        original.load(t.name, t.shape), {.bits = t.bits, .group_size = 16, .symmetric = false, .scale_dtype = quant::ScaleDtype::f16},
+        t.name);
     expect_same_matrix(*q.store->entry(t.name)->matrix, expected, t.name);
   }
 }
