@@ -97,6 +97,12 @@ quant::ChannelCache expert_channel_cache(const QuantTarget& target, const Tensor
   return quant::make_channel_cache(weight, channels, {}, target.name);
 }
 
+quant::GptqExact expert_exact_entries(const QuantTarget& target, const std::vector<int64_t>& channels) {
+  MOQA_CHECK(target.is_routed_expert(), "channel cache: ", target.name, " is not a routed expert's weight");
+  if (target.id.kind == model::Linear::expert_down) return {.columns = {}, .rows = channels};
+  return {.columns = channels, .rows = {}};
+}
+
 NovelWeights novel_weights(const QuantizedWeights& baseline, const QuantizationPlan& plan,
                            const NovelAllocation& novel) {
   std::map<std::pair<int64_t, int64_t>, int> new_bits;  // (MoE index, expert) -> width

@@ -22,6 +22,7 @@
 #include "app/quantized_weights.h"
 #include "io/hf_config.h"
 #include "quant/channel_cache.h"
+#include "quant/gptq.h"
 
 namespace moqa::app {
 
@@ -71,6 +72,9 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text);
 // The FP cache of one routed-expert matrix: gate/up: the input columns `channels`; down: those output rows.
 quant::ChannelCache expert_channel_cache(const QuantTarget& target, const Tensor& weight,
                                          const std::vector<int64_t>& channels);
+// The same entries, for GPTQ to keep exact (docs/QUANTIZATION.md §5): GPTQ spreads no rounding error from a
+// cached column, and the cache then holds that column's final, error-updated weights.
+quant::GptqExact expert_exact_entries(const QuantTarget& target, const std::vector<int64_t>& channels);
 
 struct NovelWeights {
   std::shared_ptr<const QuantizedWeights> weights;

@@ -92,10 +92,17 @@ void load_targets(const fs::path& dir, const QuantizationPlan& plan, const Chann
     MOQA_CHECK(matrix.bits == t.bits && matrix.rows == t.shape.at(0) && matrix.cols == t.shape.at(1),
                reader.file_of(t.name).string(), ": ", t.name, " is stored as [", matrix.rows, ", ", matrix.cols,
                "] at ", matrix.bits, " bits, expected ", to_string(t.shape), " at ", t.bits, " bits");
+    // The cache as the quantize stage left it (GPTQ's final values of the exact columns), not re-made from
+    // the original weights: a resumed run serves what the fresh run served.
     quant::ChannelCache cache;
-    if (channels && !channels->empty() && t.is_routed_expert())
-      cache = expert_channel_cache(t, store.original().load(t.name, t.shape),
-                                   channels->at(static_cast<size_t>(t.moe_index)).at(static_cast<size_t>(t.id.expert)));
+    if (channels && !channels->empty() && t.is_routed_expert()) {
+      cache = quant::load_channel_cache(reader, t.name);
+      const quant::GptqExact expected = expert_exact_entries(
+          t, channels->at(static_cast<size_t>(t.moe_index)).at(static_cast<size_t>(t.id.expert)));
+      MOQA_CHECK(cache.columns == expected.columns && cache.rows == expected.rows, reader.file_of(t.name).string(),
+                 ": ", t.name, " stores a channel cache of ", cache.columns.size(), " columns and ", cache.rows.size(),
+                 " rows, not the planned ", expected.columns.size(), " columns and ", expected.rows.size(), " rows");
+    }
     store.add(t.name, std::move(matrix), std::move(cache));
   }
 }

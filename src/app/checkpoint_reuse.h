@@ -54,8 +54,8 @@ struct ReusedCheckpoint {
 // Collective. Rank 0 decides whether the checkpoint can be reused and says so
 // in one line of `log` (if not, why); then every rank loads the tensors of
 // `plan` it holds (its routed experts and every replicated quantized tensor;
-// any number of ranks can read a checkpoint) into `store`, rebuilding the
-// channel caches from the original weights. nullopt when nothing is reused,
+// any number of ranks can read a checkpoint) into `store`, with the channel
+// caches stored next to them (checked against `channels`). nullopt when nothing is reused,
 // also when some rank could not load its tensors (rank 0 logs the first such
 // rank's reason): then `store` may hold some tensors and the caller starts over
 // with an empty one.

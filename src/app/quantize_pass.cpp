@@ -106,14 +106,24 @@ void quantize_targets(LayerPassWorld& world, CalibrationBatches& batches, const 
       inputs = &it->second;
     }
     Tensor original = store.original().load(t.name, t.shape);
-    QuantizedWeight q = quantize_weight(original, inputs, t.bits, settings, t.name);
+    const std::vector<int64_t>* cached = cached_channels(channels, t);
+    const quant::GptqExact exact = cached ? expert_exact_entries(t, *cached) : quant::GptqExact{};
+    QuantizedWeight q = quantize_weight(original, inputs, t.bits, settings, t.name, exact);
+    // Cached columns were kept exact inside GPTQ: the cache serves their final weights.
+    const auto n_exact = static_cast<int64_t>(exact.columns.size());
+    for (int64_t r = 0; r < t.shape.at(0) && !q.exact_column_values.empty(); ++r) {
+      for (int64_t k = 0; k < n_exact; ++k) {
+        original.data[static_cast<size_t>(r * t.shape.at(1) + exact.columns[static_cast<size_t>(k)])] =
+            q.exact_column_values[static_cast<size_t>(r * n_exact + k)];
+      }
+    }
     ++report.tensors;
     report.rtn_fallbacks += q.rtn_fallback ? 1 : 0;
     if (t.is_routed_expert())
       report.expert_loss[static_cast<size_t>(t.moe_index)][static_cast<size_t>(t.id.expert)][matrix_index(t.id.kind)] =
           q.gptq_loss;
     done.emplace(i, std::move(q.matrix));
-    if (cached_channels(channels, t)) originals.emplace(i, std::move(original));
+    if (cached) originals.emplace(i, std::move(original));
   }
   for (const size_t i : targets) {
     const auto q = done.find(i);

@@ -72,6 +72,7 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
   const CheckpointPaths paths = checkpoint_paths(experiment);
 
   std::map<std::string, quant::QuantizedMatrix> quantized;
+  std::map<std::string, quant::ChannelCache> caches;  // routed experts' full-precision channels
   for (const QuantTarget& t : plan.targets) {
     const bool mine = t.is_routed_expert()
                           ? t.quantizer == rank
@@ -81,6 +82,7 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
     MOQA_CHECK(entry != nullptr, "quantized checkpoint: rank ", rank, " should store ", t.name,
                " but does not hold it");
     quantized.emplace(t.name, *entry->matrix);
+    if (!entry->cache.empty()) caches.emplace(t.name, entry->cache);
   }
   // Full-precision tensors: whatever the model reads that the plan does not quantize.
   std::map<std::string, Tensor> full_precision;
@@ -108,8 +110,9 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
   }
 
   const quant::ShardManifest manifest = quant::write_quantized_shard(
-      paths.quantized, rank, size, quantized, full_precision, {.full_precision_dtype = model_dtype(config)});
+      paths.quantized, rank, size, quantized, full_precision, {.full_precision_dtype = model_dtype(config)}, caches);
   quantized.clear();
+  caches.clear();
   full_precision.clear();
   const std::vector<std::string> manifests = gather_strings(quant::manifest_to_json(manifest), 0, comm);
   CheckpointPaths written{paths.quantized, {}};

@@ -8,9 +8,10 @@
 // also the embedding, final norm and lm_head. Rank 0 gathers the shard manifests (as JSON strings),
 // writes config.json, the tokenizer files and, last, the index. The model's own dtype (config.json's
 // torch_dtype: bfloat16, float16, else float32) is kept for the full-precision tensors and the export.
-// The checkpoint holds the baseline quantization: a channel-adjustment cache (full-precision channels,
-// novel re-quantizations) is not part of the format, so with channel_adjustment the reloaded model equals
-// the in-memory one without the cache.
+// The checkpoint holds the baseline quantized model: with channel_adjustment each routed expert's
+// full-precision channel cache is stored next to its codes (quant/checkpoint.h, kCacheColumnsSuffix ...), so
+// the reloaded model serves what the in-memory baseline serves; a novel distribution's re-quantized
+// channels are not stored (they are re-made from the cache).
 #include <mpi.h>
 
 #include <filesystem>

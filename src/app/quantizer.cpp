@@ -21,7 +21,8 @@ QuantizerSettings quantizer_settings(const config::QuantizationSection& q) {
 }
 
 QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* inputs, int bits,
-                                const QuantizerSettings& settings, std::string_view name) {
+                                const QuantizerSettings& settings, std::string_view name,
+                                const quant::GptqExact& exact) {
   const quant::QuantSpec spec{
       .bits = bits, .group_size = settings.group_size, .symmetric = settings.symmetric, .scale_dtype = settings.scale_dtype};
   QuantizedWeight out;
@@ -36,8 +37,9 @@ QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* i
     return out;
   }
   quant::GptqResult result =
-      quant::quantize_gptq(weight, quant::normalized_hessian(*inputs), spec, settings.gptq, name);
+      quant::quantize_gptq(weight, quant::normalized_hessian(*inputs), spec, settings.gptq, name, exact);
   out.matrix = std::move(result.matrix);
+  out.exact_column_values = std::move(result.exact_column_values);
   out.gptq_loss = result.loss;
   return out;
 }

@@ -28,11 +28,16 @@ struct QuantizedWeight {
   quant::QuantizedMatrix matrix;
   double gptq_loss = 0.0;     // GPTQ's own error measure (gptq.h); 0 for RTN
   bool rtn_fallback = false;  // GPTQ was asked for but the inputs had no rows
+  // GPTQ with exact columns: their final weights (quant::GptqResult::exact_column_values), to be served
+  // instead of the original ones; empty otherwise (RTN spreads no error: its exact entries keep the original).
+  std::vector<float> exact_column_values;
 };
 
 // `inputs` may be null for RTN. GPTQ with a Hessian of zero samples (a routed expert no calibration token
 // reached) falls back to RTN: GPTQ would treat every input column as dead and zero the whole matrix.
+// `exact`: entries served from the channel cache, kept exact inside GPTQ (quant::GptqExact).
 QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* inputs, int bits,
-                                const QuantizerSettings& settings, std::string_view name);
+                                const QuantizerSettings& settings, std::string_view name,
+                                const quant::GptqExact& exact = {});
 
 }  // namespace moqa::app

@@ -228,7 +228,8 @@ StoredParams read_params(const io::CheckpointReader& reader, std::string_view na
 
 // Whether `name` is one of the stored parts of some quantized weight.
 bool is_quantized_part(const io::CheckpointReader& reader, const std::string& name) {
-  for (const char* suffix : {kPackedSuffix, kScalesSuffix, kZerosSuffix, kGroupIndexSuffix, kParamsSuffix}) {
+  for (const char* suffix : {kPackedSuffix, kScalesSuffix, kZerosSuffix, kGroupIndexSuffix, kParamsSuffix,
+                             kCacheColumnsSuffix, kCacheColumnValuesSuffix, kCacheRowsSuffix, kCacheRowValuesSuffix}) {
     const std::string_view s(suffix);
     if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0 &&
         reader.contains(cat(std::string_view(name).substr(0, name.size() - s.size()), kParamsSuffix))) {
@@ -236,6 +237,16 @@ bool is_quantized_part(const io::CheckpointReader& reader, const std::string& na
     }
   }
   return false;
+}
+
+// Cached channel indices: strictly ascending, in [0, extent).
+void check_cache_indices(const std::vector<int64_t>& indices, int64_t extent, const std::string& what) {
+  for (size_t i = 0; i < indices.size(); ++i) {
+    MOQA_CHECK(indices[i] >= 0 && indices[i] < extent, what, " index ", indices[i], " at position ", i,
+               " is out of range 0..", extent - 1);
+    MOQA_CHECK(i == 0 || indices[i] > indices[i - 1], what, " indices are not strictly ascending at position ", i,
+               " (", indices[i - 1], ", ", indices[i], ")");
+  }
 }
 
 // ---- config.json -------------------------------------------------------------------------------------
@@ -333,6 +344,10 @@ std::vector<std::string> stored_tensor_names(const ShardManifest& manifest) {
     for (const char* suffix : {kPackedSuffix, kScalesSuffix, kZerosSuffix}) names.push_back(part_name(q.name, suffix));
     if (q.has_g_idx) names.push_back(part_name(q.name, kGroupIndexSuffix));
     names.push_back(part_name(q.name, kParamsSuffix));
+    if (q.cache_columns > 0)
+      for (const char* suffix : {kCacheColumnsSuffix, kCacheColumnValuesSuffix}) names.push_back(part_name(q.name, suffix));
+    if (q.cache_rows > 0)
+      for (const char* suffix : {kCacheRowsSuffix, kCacheRowValuesSuffix}) names.push_back(part_name(q.name, suffix));
   }
   for (const auto& p : manifest.full_precision) names.push_back(p.name);
   return names;
@@ -349,7 +364,8 @@ std::string manifest_to_json(const ShardManifest& manifest) {
   for (const auto& q : manifest.quantized) {
     out["quantized"].push_back({{"name", q.name}, {"bits", q.bits}, {"group_size", q.group_size},
                                 {"symmetric", q.symmetric}, {"rows", q.rows}, {"cols", q.cols},
-                                {"has_g_idx", q.has_g_idx}});
+                                {"has_g_idx", q.has_g_idx}, {"cache_columns", q.cache_columns},
+                                {"cache_rows", q.cache_rows}});
   }
   out["full_precision"] = json::array();
   for (const auto& p : manifest.full_precision) out["full_precision"].push_back({{"name", p.name}, {"elements", p.elements}});
@@ -375,6 +391,8 @@ ShardManifest manifest_from_json(std::string_view text, std::string_view source)
       q.at("rows").get_to(info.rows);
       q.at("cols").get_to(info.cols);
       q.at("has_g_idx").get_to(info.has_g_idx);
+      info.cache_columns = q.value("cache_columns", int64_t{0});  // absent in manifests without caches
+      info.cache_rows = q.value("cache_rows", int64_t{0});
       manifest.quantized.push_back(std::move(info));
     }
     for (const auto& p : in.at("full_precision")) {
@@ -391,7 +409,8 @@ ShardManifest manifest_from_json(std::string_view text, std::string_view source)
 ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_size,
                                     const std::map<std::string, QuantizedMatrix>& quantized,
                                     const std::map<std::string, Tensor>& full_precision,
-                                    const ShardWriteOptions& options) {
+                                    const ShardWriteOptions& options,
+                                    const std::map<std::string, ChannelCache>& caches) {
   ShardManifest manifest;
   manifest.file = quantized_shard_name(rank, world_size);
   manifest.rank = rank;
@@ -416,8 +435,26 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
     MOQA_CHECK(!full_precision.count(name), who, ": tensor '", name, "' is given both quantized and in full precision");
     MOQA_CHECK(version >= 2 || q.scale_dtype == ScaleDtype::f32, who, ": quantized tensor '", name,
                "' has f16 scales, which format_version ", version, " cannot store (expected version >= 2)");
-    manifest.quantized.push_back({name, q.bits, q.group_size, q.symmetric, q.rows, q.cols, !q.g_idx.empty()});
+    QuantizedTensorInfo info{name, q.bits, q.group_size, q.symmetric, q.rows, q.cols, !q.g_idx.empty()};
+    if (const auto cache = caches.find(name); cache != caches.end() && !cache->second.empty()) {
+      const ChannelCache& c = cache->second;
+      MOQA_CHECK(version >= 2, who, ": quantized tensor '", name, "' has a channel cache, which format_version ",
+                 version, " cannot store (expected version >= 2)");
+      MOQA_CHECK(c.matrix_rows == q.rows && c.matrix_cols == q.cols, who, ": the channel cache of '", name,
+                 "' belongs to a [", c.matrix_rows, ", ", c.matrix_cols, "] matrix, expected [", q.rows, ", ", q.cols, "]");
+      check_cache_indices(c.columns, q.cols, cat(who, ": the channel cache of '", name, "': column"));
+      check_cache_indices(c.rows, q.rows, cat(who, ": the channel cache of '", name, "': row"));
+      MOQA_CHECK(c.column_values.size() == c.columns.size() * static_cast<size_t>(q.rows) &&
+                     c.row_values.size() == c.rows.size() * static_cast<size_t>(q.cols),
+                 who, ": the channel cache of '", name, "' holds the wrong number of values");
+      info.cache_columns = static_cast<int64_t>(c.columns.size());
+      info.cache_rows = static_cast<int64_t>(c.rows.size());
+    }
+    manifest.quantized.push_back(std::move(info));
   }
+  for (const auto& [name, c] : caches)
+    MOQA_CHECK(c.empty() || quantized.count(name), who, ": a channel cache is given for '", name,
+               "', which is not among the quantized tensors");
   for (const auto& [name, tensor] : full_precision) {
     MOQA_CHECK(!name.empty(), who, ": a full-precision tensor has an empty name");
     MOQA_CHECK(tensor.size() == element_count(tensor.shape), who, ": full-precision tensor '", name, "' has shape ",
@@ -432,7 +469,7 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
 
   // Owned bytes (parameter records, converted plain tensors); the quantized arrays are written in place.
   std::vector<std::vector<int32_t>> params;
-  params.reserve(quantized.size());
+  params.reserve(3 * quantized.size());  // parameter records and cache indices: no reallocation (spans)
   std::vector<std::vector<std::byte>> converted;
   converted.reserve(full_precision.size() + quantized.size());
   std::vector<io::TensorToWrite> tensors;
@@ -457,6 +494,20 @@ ShardManifest write_quantized_shard(const fs::path& dir, int rank, int world_siz
     record[kParamHasGroupIndex] = q.g_idx.empty() ? 0 : 1;
     params.push_back(std::move(record));
     tensors.push_back({part_name(name, kParamsSuffix), io::DType::I32, {kParamCount}, bytes_of(params.back())});
+    if (const auto cache = caches.find(name); cache != caches.end() && !cache->second.empty()) {
+      const ChannelCache& c = cache->second;
+      const auto k = static_cast<int64_t>(c.columns.size()), m = static_cast<int64_t>(c.rows.size());
+      if (k > 0) {
+        params.emplace_back(c.columns.begin(), c.columns.end());
+        tensors.push_back({part_name(name, kCacheColumnsSuffix), io::DType::I32, {k}, bytes_of(params.back())});
+        tensors.push_back({part_name(name, kCacheColumnValuesSuffix), io::DType::F32, {q.rows, k}, bytes_of(c.column_values)});
+      }
+      if (m > 0) {
+        params.emplace_back(c.rows.begin(), c.rows.end());
+        tensors.push_back({part_name(name, kCacheRowsSuffix), io::DType::I32, {m}, bytes_of(params.back())});
+        tensors.push_back({part_name(name, kCacheRowValuesSuffix), io::DType::F32, {m, q.cols}, bytes_of(c.row_values)});
+      }
+    }
   }
   for (const auto& [name, tensor] : full_precision) {
     converted.push_back(io::convert_from_f32(plain_dtype, tensor.data));
@@ -621,8 +672,46 @@ QuantizedMatrix load_quantized(const io::CheckpointReader& reader, std::string_v
   return q;
 }
 
+ChannelCache load_channel_cache(const io::CheckpointReader& reader, std::string_view name) {
+  const StoredParams params = read_params(reader, name);
+  const int64_t rows = params.info.rows, cols = params.info.cols;
+  const auto count = [&](const char* suffix) -> int64_t {
+    const std::string part = part_name(name, suffix);
+    if (!reader.contains(part)) return 0;
+    const Shape& shape = reader.entry(part).shape;
+    MOQA_CHECK(shape.size() == 1, reader.file_of(part).string(), ": quantized tensor '", name, "': field '",
+               field_of(suffix), "' has shape ", to_string(shape), ", expected [channels]");
+    return shape[0];
+  };
+  const int64_t k = count(kCacheColumnsSuffix), m = count(kCacheRowsSuffix);
+  const std::string why = "the cache's index vector";
+  std::vector<int64_t> columns, rows_;
+  std::vector<float> column_values, row_values;
+  if (k > 0 || reader.contains(part_name(name, kCacheColumnValuesSuffix))) {
+    const auto idx = read_part<int32_t>(reader, name, params.file, {kCacheColumnsSuffix, io::DType::I32, {k}, why});
+    columns.assign(idx.begin(), idx.end());
+    column_values = read_part<float>(reader, name, params.file,
+                                     {kCacheColumnValuesSuffix, io::DType::F32, {rows, k}, cat("rows = ", rows, ", k = ", k)});
+  }
+  if (m > 0 || reader.contains(part_name(name, kCacheRowValuesSuffix))) {
+    const auto idx = read_part<int32_t>(reader, name, params.file, {kCacheRowsSuffix, io::DType::I32, {m}, why});
+    rows_.assign(idx.begin(), idx.end());
+    row_values = read_part<float>(reader, name, params.file,
+                                  {kCacheRowValuesSuffix, io::DType::F32, {m, cols}, cat("m = ", m, ", cols = ", cols)});
+  }
+  if (columns.empty() && rows_.empty()) return {};
+  MOQA_CHECK(params.format_version >= 2, params.file.string(), ": quantized tensor '", name,
+             "' stores a channel cache, which format_version ", params.format_version, " does not have");
+  const std::string where = cat(params.file.string(), ": quantized tensor '", name, "': channel cache");
+  check_cache_indices(columns, cols, cat(where, " column"));
+  check_cache_indices(rows_, rows, cat(where, " row"));
+  return {.matrix_rows = rows, .matrix_cols = cols, .columns = std::move(columns),
+          .column_values = std::move(column_values), .rows = std::move(rows_), .row_values = std::move(row_values)};
+}
+
 Tensor load_dequantized(const io::CheckpointReader& reader, std::string_view name) {
-  return dequantize(load_quantized(reader, name), cat(reader.directory().string(), ": quantized tensor '", name, "'"));
+  const std::string where = cat(reader.directory().string(), ": quantized tensor '", name, "'");
+  return dequantize_with_cache(load_quantized(reader, name), load_channel_cache(reader, name), where);
 }
 
 bool contains_weight(const io::CheckpointReader& reader, std::string_view name) {

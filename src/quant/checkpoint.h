@@ -15,6 +15,7 @@
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "quant/channel_cache.h"
 #include "quant/format.h"
 
 namespace moqa::quant {
@@ -31,6 +32,12 @@ inline constexpr const char* kScalesSuffix = ".scales";    // F16 or F32 [rows, 
 inline constexpr const char* kZerosSuffix = ".zeros";      // U8  [rows, groups]
 inline constexpr const char* kGroupIndexSuffix = ".g_idx"; // I32 [cols], only when the matrix has one
 inline constexpr const char* kParamsSuffix = ".qparams";   // I32 [7], see QuantParamsField
+// Optional (version 2 only): the weight's full-precision channel cache (quant/channel_cache.h), whose values
+// are served instead of the codes at those entries. Present exactly when the manifest lists a cache.
+inline constexpr const char* kCacheColumnsSuffix = ".cache_columns";       // I32 [k], strictly ascending
+inline constexpr const char* kCacheColumnValuesSuffix = ".cache_column_values";  // F32 [rows, k]
+inline constexpr const char* kCacheRowsSuffix = ".cache_rows";             // I32 [m], strictly ascending
+inline constexpr const char* kCacheRowValuesSuffix = ".cache_row_values";  // F32 [m, cols]
 
 // Positions in the N.qparams vector.
 enum QuantParamsField : int {
@@ -56,6 +63,8 @@ struct QuantizedTensorInfo {
   int64_t rows = 0;
   int64_t cols = 0;
   bool has_g_idx = false;
+  int64_t cache_columns = 0;  // channel cache: cached input columns (0: none stored)
+  int64_t cache_rows = 0;     // cached output rows
 };
 
 struct PlainTensorInfo {
@@ -96,7 +105,8 @@ struct ShardWriteOptions {
 ShardManifest write_quantized_shard(const std::filesystem::path& dir, int rank, int world_size,
                                     const std::map<std::string, QuantizedMatrix>& quantized,
                                     const std::map<std::string, Tensor>& full_precision,
-                                    const ShardWriteOptions& options = {});
+                                    const ShardWriteOptions& options = {},
+                                    const std::map<std::string, ChannelCache>& caches = {});
 
 // Recorded in config.json's "quantization_config" (the per-weight bits come from the manifests).
 struct QuantizationSummary {
@@ -127,6 +137,9 @@ bool is_quantized(const io::CheckpointReader& reader, std::string_view name);
 // supported bits, group size, word counts, zero and g_idx ranges, finite scales. Errors name the file,
 // the tensor and the field.
 QuantizedMatrix load_quantized(const io::CheckpointReader& reader, std::string_view name);
+// The channel cache stored with quantized weight `name` (empty when it has none), validated against its shape.
+ChannelCache load_channel_cache(const io::CheckpointReader& reader, std::string_view name);
+// The weights served: the dequantized codes with the stored channel cache applied.
 Tensor load_dequantized(const io::CheckpointReader& reader, std::string_view name);
 
 // One call for the model loader: the plain tensor `name` if stored, else the dequantized quantized

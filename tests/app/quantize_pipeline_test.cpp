@@ -20,6 +20,8 @@
 #include "io/hdf5_file.h"
 #include "io/hf_config.h"
 #include "model/model.h"
+#include "quant/channel_cache.h"
+#include "quant/checkpoint.h"
 #include "support/test_support.h"
 
 namespace moqa::app {
@@ -157,6 +159,21 @@ TEST_F(QuantizePipeline, CheckpointRecordsTheAllocationAndLoadsAsAModel) {
     for (int64_t e = 0; e < 8; ++e)
       EXPECT_EQ(per_expert.at(cat("model.layers.", l, ".block_sparse_moe.experts.", e)).get<int64_t>(),
                 bits[static_cast<size_t>(l * 8 + e)]);
+  // Every routed expert's channel cache is stored with its codes (one cached hidden channel: a gate and an
+  // up column, a down row) and served by the checkpoint's reader.
+  const io::CheckpointReader reader = quant::open_quantized_checkpoint(checkpoint);
+  for (int64_t l = 0; l < 2; ++l)
+    for (int64_t e = 0; e < 8; ++e)
+      for (const char* projection : {"w1", "w2", "w3"}) {
+        const std::string name = cat("model.layers.", l, ".block_sparse_moe.experts.", e, ".", projection, ".weight");
+        const quant::ChannelCache cache = quant::load_channel_cache(reader, name);
+        const bool down = std::string(projection) == "w2";
+        EXPECT_EQ(cache.columns.size(), down ? 0u : 1u) << name;
+        EXPECT_EQ(cache.rows.size(), down ? 1u : 0u) << name;
+        EXPECT_EQ(quant::load_weight(reader, name, {cache.matrix_rows, cache.matrix_cols}).data,
+                  quant::dequantize_with_cache(quant::load_quantized(reader, name), cache, name).data)
+            << name;
+      }
   backend::CpuBackend backend(backend::CpuOptions{.threads = 1});
   model::Model model = model::Model::open(checkpoint, backend);
   model::HiddenStates h = model.embed({.windows = 1, .seq_len = 8, .ids = {72, 101, 108, 108, 111, 32, 119, 111}});

@@ -63,6 +63,9 @@ seq_len = 24
 [allocation]
 method = "moqa"
 target_bits = 3.0
+# The runs below lower the target to 2.5, which with the scale/zero overhead counted leaves too few bits
+# for the 2-bit floor at group 32; resume does not depend on how the budget is counted.
+budget_counts_overhead = false
 )";
 
 // One thread, small batches, quiet, resuming.
@@ -347,8 +350,9 @@ TEST_F(Resume, UnchangedRunReusesTheQuantizedCheckpoint) {
   const std::set<std::string> run_specific{"seconds", "reused", "reused_from", "reused_from_utc",
                                            "computed_git_commit"};
   expect_same_group(again, changed, "/quantization", run_specific);
-  // The loaded model (with its channel cache rebuilt, also re-quantized for the
-  // novel set) computes what the quantized one did.
+  // The loaded model (with the channel cache stored in the checkpoint: GPTQ's
+  // final values of the exact columns; also re-quantized for the novel set)
+  // computes what the quantized one did.
   for (const std::string set : {"prose", "code"}) {
     const std::string nll = "/metrics/quantized/" + set + "/nll_sum";
     EXPECT_EQ(again.read<double>(nll).values, changed.read<double>(nll).values) << nll;

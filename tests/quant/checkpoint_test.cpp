@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "io/io_test_util.h"
 #include "io/safetensors.h"
+#include "quant/channel_cache.h"
 #include "quant/rtn.h"
 #include "quant/uniform_grid.h"
 #include "quant_test_data.h"
@@ -251,6 +252,56 @@ TEST(QuantCheckpoint, Version2StoresF16ScalesInTwoBytesAndLoadsThemExactly) {
   bad.scales[0] = 0.1f;  // not a half value
   expect_error([&] { write_quantized_shard(moqa::test::temp_dir("qckpt-f16-bad"), 0, 1, {{"w", bad}}, {}); },
                {"'w'", "scale 0 is 0.1", "not a half-precision value"});
+}
+
+// Channel caches (format version 2, optional parts): stored next to their codes, read back bit for bit,
+// applied by load_dequantized and the export, absent for weights without one; version 1 cannot hold them.
+TEST(QuantCheckpoint, ChannelCachesAreStoredNextToTheirCodesAndServed) {
+  const fs::path source = make_source_model("qckpt-cache-source");
+  const fs::path dir = moqa::test::temp_dir("qckpt-cache") / "quantized";
+  const std::string gate = expert_weight(0, 1, "w1"), down = expert_weight(0, 1, "w2"), plain = expert_weight(0, 2);
+  const std::map<std::string, QuantizedMatrix> quantized{
+      {gate, random_quantized(6, 48, 4, 16, false, false, 11, ScaleDtype::f16)},
+      {down, random_quantized(48, 6, 3, 0, true, false, 12, ScaleDtype::f16)},
+      {plain, random_quantized(6, 48, 2, 16, false, true, 13, ScaleDtype::f16)}};
+  const std::map<std::string, ChannelCache> caches{
+      {gate, make_channel_cache(test::random_matrix(6, 48, 21), {3, 17, 40}, {}, gate)},
+      {down, make_channel_cache(test::random_matrix(48, 6, 22), {}, {3, 17, 40}, down)}};
+  const ShardManifest manifest = write_quantized_shard(dir, 0, 1, quantized, {}, {}, caches);
+  const ShardManifest back = manifest_from_json(manifest_to_json(manifest));
+  EXPECT_EQ(stored_tensor_names(back), stored_tensor_names(manifest));
+  EXPECT_EQ(stored_tensor_names(manifest).size(), 3u * 4u + 1u + 2u + 2u);  // parts + g_idx + two caches
+  write_quantized_index(dir, source, {back}, QuantizationSummary{});
+
+  const io::CheckpointReader reader = open_quantized_checkpoint(dir);
+  EXPECT_EQ(reader.entry(gate + ".cache_column_values").dtype, io::DType::F32);
+  EXPECT_EQ(reader.entry(down + ".cache_row_values").shape, (Shape{3, 6}));
+  for (const auto& [name, cache] : caches) {
+    const ChannelCache got = load_channel_cache(reader, name);
+    EXPECT_EQ(got.matrix_rows, cache.matrix_rows) << name;
+    EXPECT_EQ(got.matrix_cols, cache.matrix_cols) << name;
+    EXPECT_EQ(got.columns, cache.columns) << name;
+    EXPECT_EQ(got.rows, cache.rows) << name;
+    EXPECT_EQ(got.column_values, cache.column_values) << name;
+    EXPECT_EQ(got.row_values, cache.row_values) << name;
+    EXPECT_EQ(load_dequantized(reader, name).data, dequantize_with_cache(quantized.at(name), cache, name).data) << name;
+    expect_same(load_quantized(reader, name), quantized.at(name), name);
+  }
+  EXPECT_TRUE(load_channel_cache(reader, plain).empty());
+  EXPECT_EQ(load_dequantized(reader, plain).data, dequantize(quantized.at(plain)).data);
+
+  // The export serves the cached values and stores no cache parts of its own.
+  const fs::path exported = dir.parent_path() / "export";
+  export_dequantized(reader, exported, {.dtype = io::DType::F32});
+  const io::CheckpointReader out = io::CheckpointReader::open(exported);
+  EXPECT_EQ(out.tensor_names().size(), 3u);
+  EXPECT_EQ(out.load(gate, {6, 48}).data, dequantize_with_cache(quantized.at(gate), caches.at(gate), gate).data);
+
+  expect_error([&] { write_quantized_shard(dir, 0, 1, quantized, {}, {.format_version = 1}, caches); },
+               {"'" + gate + "' has a channel cache", "format_version 1 cannot store"});
+  std::map<std::string, ChannelCache> misplaced{{expert_weight(5, 5), caches.at(gate)}};
+  expect_error([&] { write_quantized_shard(dir, 0, 1, quantized, {}, {}, misplaced); },
+               {"a channel cache is given for '" + expert_weight(5, 5) + "'", "not among the quantized tensors"});
 }
 
 TEST(QuantCheckpoint, LoadWeightReadsPlainAndQuantizedNamesThroughOneCall) {
