@@ -26,7 +26,9 @@ ModelLabel label_model(EvaluatedModel model, const config::Experiment& e,
   }
   ModelLabel label;
   label.method = cat(config::name_of(e.allocation.method), "/", config::name_of(e.quantization.method),
-                     e.quantization.channel_adjustment ? "+ca" : "");
+                     e.quantization.channel_adjustment == config::ChannelAdjustment::reallocate ? "+ca"
+                     : e.quantization.caches_channels()                                        ? "+cache"
+                                                                                               : "");
   (void)channels;  // the allocation's report already counts the cached channels
   if (allocation) {
     label.bits_experts = allocation->report.expert_mean_bits;

@@ -97,7 +97,9 @@ std::string stage_summary(const Experiment& e, Stage stage) {
                     q.act_order ? ", act-order" : "",
                     q.true_sequential ? ", true-sequential" : "");
       text += cat("; full precision: ", names_text(q.keep_full_precision));
-      if (q.channel_adjustment) text += cat("; channel adjustment (top ", e.analysis.channel_fraction * 100, "%)");
+      if (q.caches_channels())
+        text += cat("; channel adjustment ", name_of(q.channel_adjustment), " (top ", e.analysis.channel_fraction * 100,
+                    "%)");
       if (q.save_checkpoint) text += "; saves checkpoint";
       if (q.export_dequantized) text += "; dequantized export";
       if (e.runtime.resume && (q.save_checkpoint || q.export_dequantized))

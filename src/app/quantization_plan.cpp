@@ -79,7 +79,7 @@ ExpertStorage expert_storage(const ModelConfig& config, const config::Experiment
   for (const Linear kind : {Linear::expert_gate, Linear::expert_up, Linear::expert_down})
     out.overhead_bits += matrix_overhead_bits(
         experiment.quantization, model::weight_shape(config, {.layer = 0, .kind = kind, .expert = 0}));
-  if (experiment.quantization.channel_adjustment)
+  if (experiment.quantization.caches_channels())
     out.cache_bits = 16 * 3 * config.expert_intermediate_size *
                      allocate::dynamic_channel_count(config.hidden_size, experiment.analysis.channel_fraction);
   return out;

@@ -21,7 +21,8 @@ void write_quantization(io::H5Writer& file, const QuantizationRecord& record) {
   file.set_attribute(g, "rtn_fallbacks", record.report.rtn_fallbacks);
   file.set_attribute(g, "windows", record.report.windows);
   file.set_attribute(g, "tokens", record.report.tokens);
-  file.set_attribute(g, "channel_adjustment", int64_t{q.channel_adjustment ? 1 : 0});
+  file.set_attribute(g, "channel_adjustment", int64_t{q.caches_channels() ? 1 : 0});
+  file.set_attribute(g, "channel_adjustment_mode", std::string(config::name_of(q.channel_adjustment)));
   file.set_attribute(g, "cached_elements", record.cached_elements);
   file.set_attribute(g, "checkpoint", record.checkpoint);
   file.set_attribute(g, "dequantized_checkpoint", record.dequantized_checkpoint);

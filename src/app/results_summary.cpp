@@ -112,7 +112,8 @@ json quantization_json(const config::Experiment& e) {
           {"symmetric", q.symmetric},
           {"act_order", q.act_order},
           {"true_sequential", q.true_sequential},
-          {"channel_adjustment", q.channel_adjustment},
+          {"channel_adjustment", q.caches_channels()},
+          {"channel_adjustment_mode", config::name_of(q.channel_adjustment)},
           {"keep_full_precision", kept}};
 }
 

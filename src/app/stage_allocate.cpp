@@ -114,7 +114,10 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
   const auto stored_report = [&](const NovelAllocation* novel) {
     return stored_bits(input, context.allocation->bits, plan, params_per_cached_channel(config), novel);
   };
+  // cache_only: the control without re-allocation; novel sets are served by the baseline with its cache.
+  const bool reallocate = e.quantization.channel_adjustment == config::ChannelAdjustment::reallocate;
   for (const config::EvaluationSet& set : e.evaluation) {
+    if (!reallocate) break;
     if (set.distribution != config::Distribution::novel || set.kind != config::EvalKind::perplexity) continue;
     RankModel& m = work.model();
     const analysis::DistributionSample sample =
@@ -168,7 +171,7 @@ void run_allocate_stage(RunContext& context) {
   const dist::MpiSession& session = context.session;
   const bool root = session.is_root();
   const bool uniform = e.allocation.method == config::AllocationMethod::uniform;
-  const bool needs_statistics = !uniform || e.quantization.channel_adjustment;
+  const bool needs_statistics = !uniform || e.quantization.caches_channels();
   // Without a calibrate stage in this run, runtime.resume may supply the statistics of an earlier one.
   if (needs_statistics && !context.calibration && e.runtime.resume) reuse_calibration(context);
   MOQA_CHECK(uniform || context.calibration, "stage allocate: allocation.method = \"",
@@ -228,7 +231,7 @@ void run_allocate_stage(RunContext& context) {
               << (e.allocation.budget_counts_overhead ? " stored bits" : " bits without overhead") << "\n";
 
   std::optional<ChannelAdjustmentPlan> channels;
-  if (e.quantization.channel_adjustment) {
+  if (e.quantization.caches_channels()) {
     channels = plan_channels(context, work, config, input, options);
     context.channel_adjustment = channels;
   }

@@ -38,6 +38,11 @@ enum class AllocationScope { layer, global };
 enum class ThresholdMode { mean_ratio, quantile };
 enum class FrequencyFill { breadth, depth };
 enum class QuantMethod { rtn, gptq };
+// quantization.channel_adjustment (docs/QUANTIZATION.md §5): no cache; the FP channel cache only (the control
+// "BQ + FP cache, no re-allocation": novel sets are served by the baseline with its cache); the cache plus
+// re-allocation and re-quantization of the cached channels for every novel distribution. TOML true / false
+// are read as "reallocate" / "off" (configurations written before the modes existed).
+enum class ChannelAdjustment { off, cache_only, reallocate };
 // Groups of weights, used both for "what stays in full precision" and "what counts in the average".
 enum class WeightGroup { experts, shared_experts, attention, router, dense_layers, embeddings, lm_head };
 enum class EvalKind { perplexity, zero_shot };
@@ -66,6 +71,7 @@ MOQA_ENUM_NAMES(AllocationScope, "layer", "global");
 MOQA_ENUM_NAMES(ThresholdMode, "mean_ratio", "quantile");
 MOQA_ENUM_NAMES(FrequencyFill, "breadth", "depth");
 MOQA_ENUM_NAMES(QuantMethod, "rtn", "gptq");
+MOQA_ENUM_NAMES(ChannelAdjustment, "off", "cache_only", "reallocate");
 MOQA_ENUM_NAMES(quant::GptqVariant, "reference", "updated-groups");
 MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router", "dense_layers", "embeddings",
                 "lm_head");
@@ -201,7 +207,8 @@ struct QuantizationSection {
   std::vector<WeightGroup> keep_full_precision{WeightGroup::shared_experts, WeightGroup::attention,
                                                WeightGroup::router,         WeightGroup::dense_layers,
                                                WeightGroup::embeddings,     WeightGroup::lm_head};
-  bool channel_adjustment = false;
+  ChannelAdjustment channel_adjustment = ChannelAdjustment::off;
+  bool caches_channels() const { return channel_adjustment != ChannelAdjustment::off; }
   quant::ScaleDtype scale_dtype = quant::ScaleDtype::f16;  // how group scales are computed and stored
   bool save_checkpoint = false;
   bool export_dequantized = false;

@@ -89,6 +89,8 @@ std::string expectation(const Rule& rule) {
     return what;
   } else if constexpr (std::is_same_v<T, data::BosPolicy>) {
     return "\"tokenizer\", true or false";
+  } else if constexpr (std::is_same_v<T, ChannelAdjustment>) {
+    return cat("one of ", quoted_list(allowed_names<T>(rule)), ", or true (= \"reallocate\") or false (= \"off\")");
   } else if constexpr (std::is_enum_v<T>) {
     return cat("one of ", quoted_list(allowed_names<T>(rule)));
   } else if constexpr (IsOptional<T>::value) {
@@ -232,6 +234,20 @@ class TableReader {
       return true;
     }
     return wrong(node, dotted, expectation<data::BosPolicy>(rule));
+  }
+
+  // channel_adjustment: a mode name, or true / false (= "reallocate" / "off").
+  bool read(const toml::node& node, ChannelAdjustment& out, const Rule& rule, const std::string& dotted) {
+    if (const auto* b = node.as_boolean()) {
+      out = b->get() ? ChannelAdjustment::reallocate : ChannelAdjustment::off;
+      return true;
+    }
+    if (node.as_string()) {
+      const auto value = parse_choice<ChannelAdjustment>(node, rule, dotted);
+      if (value) out = *value;
+      return value.has_value();
+    }
+    return wrong(node, dotted, expectation<ChannelAdjustment>(rule));
   }
 
   template <class E>

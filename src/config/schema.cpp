@@ -11,9 +11,9 @@ namespace {
 
 template <class T>
 constexpr bool is_string_valued() {
-  // add_bos takes true / false besides "tokenizer": a bare --set word is read as TOML first.
+  // add_bos and channel_adjustment take true / false besides their words: a bare --set word is read as TOML first.
   return std::is_same_v<T, std::string> || std::is_same_v<T, std::filesystem::path> ||
-         (std::is_enum_v<T> && !std::is_same_v<T, data::BosPolicy>) ||
+         (std::is_enum_v<T> && !std::is_same_v<T, data::BosPolicy> && !std::is_same_v<T, ChannelAdjustment>) ||
          std::is_same_v<T, std::optional<data::TaskFormat>>;
 }
 

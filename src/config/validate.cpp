@@ -266,12 +266,12 @@ void check_stage_requirements(const Experiment& e, ReadContext& context) {
                   "found a folder while runtime.resume = false, expected runtime.resume = true as well (statistics "
                   "of an earlier run are only reused when resuming)");
   // The cached channels are those whose significance changes most between calibration distributions.
-  if (e.quantization.channel_adjustment && e.has_stage(Stage::quantize) && !statistics_reused &&
+  if (e.quantization.caches_channels() && e.has_stage(Stage::quantize) && !statistics_reused &&
       context.valid("calibration") && (e.calibration.size() < 2 || !calibrates))
     context.error(context.present("quantization.channel_adjustment") ? context.where("quantization.channel_adjustment")
                                                                      : stages_at,
                   "quantization.channel_adjustment",
-                  cat("found true with ", e.calibration.size(), " [[calibration]] table(s)",
+                  cat("found \"", name_of(e.quantization.channel_adjustment), "\" with ", e.calibration.size(), " [[calibration]] table(s)",
                       calibrates ? "" : " and no \"calibrate\" stage",
                       ", expected the \"calibrate\" stage over at least two calibration distributions (the cached "
                       "channels are those whose significance changes most between them)"));

@@ -74,11 +74,15 @@ class QuantizePipeline : public ::testing::Test {
                          "method = \"rtn\"\ngroup_size = 0\nkeep_full_precision = [\"router\", \"embeddings\"]");
     budgeted_run_ = test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
                                       shell_quoted(budgeted));
+    const fs::path cache_only = write_experiment(dir_, "cache-only", "method = \"moqa\"\ntarget_bits = 4.0",
+                                                 "method = \"gptq\"\ngroup_size = 32\nchannel_adjustment = \"cache_only\"");
+    cache_only_run_ = test::run_command("timeout 300 " + mpiexec(2) + " " + shell_quoted(test::pipeline_exe()) + " " +
+                                        shell_quoted(cache_only));
   }
   static fs::path out(const std::string& name) { return dir_ / name; }
 
   static inline fs::path dir_;
-  static inline test::CommandResult moqa_run_, budgeted_run_;
+  static inline test::CommandResult moqa_run_, budgeted_run_, cache_only_run_;
 };
 
 std::vector<int64_t> int_values(const io::H5Reader& r, const std::string& dataset) {
@@ -140,6 +144,22 @@ TEST_F(QuantizePipeline, MoqaGptqRunWritesAllocationAndQuantization) {
                         static_cast<double>(novel_bits[x] != bits[x] ? novel_bits[x] : 0) * cached_per_expert;
   EXPECT_NEAR(r.attribute_double("/allocation/novel/code", "stored_expert_mean_bits"),
               novel_bit_params / expert_params, 1e-12);
+}
+
+// The control "BQ + FP cache, no re-allocation": the moqa run's cache (same channels, same GPTQ), but the novel
+// set is neither profiled nor re-allocated.
+TEST_F(QuantizePipeline, CacheOnlyKeepsTheCacheWithoutReallocating) {
+  ASSERT_EQ(cache_only_run_.exit_code, 0) << cache_only_run_.output;
+  EXPECT_EQ(cache_only_run_.output.find("allocate: novel distribution"), std::string::npos) << cache_only_run_.output;
+  const io::H5Reader r = io::H5Reader::open(out("cache-only") / "results.h5");
+  const io::H5Reader moqa = io::H5Reader::open(out("moqa") / "results.h5");
+  EXPECT_EQ(r.attribute_string("/quantization", "channel_adjustment_mode"), "cache_only");
+  EXPECT_EQ(moqa.attribute_string("/quantization", "channel_adjustment_mode"), "reallocate");
+  EXPECT_EQ(r.attribute_int64("/quantization", "cached_elements"), moqa.attribute_int64("/quantization", "cached_elements"));
+  EXPECT_EQ(int_values(r, "/allocation/channel_cache/channels"), int_values(moqa, "/allocation/channel_cache/channels"));
+  EXPECT_EQ(int_values(r, "/allocation/bits"), int_values(moqa, "/allocation/bits"));
+  EXPECT_TRUE(moqa.exists("/allocation/novel/code"));
+  EXPECT_FALSE(r.exists("/allocation/novel/code"));
 }
 
 TEST_F(QuantizePipeline, CheckpointRecordsTheAllocationAndLoadsAsAModel) {

@@ -213,7 +213,7 @@ statistics_from = "calibrated"
   EXPECT_TRUE(e.quantization.true_sequential);
   EXPECT_TRUE(e.quantization.keeps(WeightGroup::router));
   EXPECT_FALSE(e.quantization.keeps(WeightGroup::attention));
-  EXPECT_TRUE(e.quantization.channel_adjustment);
+  EXPECT_EQ(e.quantization.channel_adjustment, ChannelAdjustment::reallocate);
   EXPECT_TRUE(e.quantization.save_checkpoint);
   EXPECT_TRUE(e.quantization.export_dequantized);
   ASSERT_EQ(e.evaluation.size(), 2u);

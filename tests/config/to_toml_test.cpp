@@ -75,6 +75,36 @@ TEST_F(ConfigTest, AddBosTakesTokenizerTrueOrFalse) {
   ASSERT_EQ(runs.size(), 2u);
 }
 
+// channel_adjustment is "off", "cache_only" or "reallocate"; true / false (configurations from before the
+// modes) read as "reallocate" / "off"; in the file, on the command line, in a sweep and in the print.
+TEST_F(ConfigTest, ChannelAdjustmentTakesAModeOrABoolean) {
+  const std::string text = minimal() + "\n[[calibration]]\nname = \"b\"\npath = \"data/b.txt\"\n\n[quantization]\n";
+  EXPECT_EQ(parse(text).quantization.channel_adjustment, ChannelAdjustment::off);
+  EXPECT_EQ(parse(text + "channel_adjustment = true\n").quantization.channel_adjustment, ChannelAdjustment::reallocate);
+  EXPECT_EQ(parse(text + "channel_adjustment = false\n").quantization.channel_adjustment, ChannelAdjustment::off);
+  EXPECT_EQ(parse(text + "channel_adjustment = \"cache_only\"\n").quantization.channel_adjustment,
+            ChannelAdjustment::cache_only);
+  EXPECT_TRUE(parse(text + "channel_adjustment = \"cache_only\"\n").quantization.caches_channels());
+  EXPECT_EQ(parse(text, {"quantization.channel_adjustment=true"}).quantization.channel_adjustment,
+            ChannelAdjustment::reallocate);
+  EXPECT_EQ(parse(text, {"quantization.channel_adjustment=cache_only"}).quantization.channel_adjustment,
+            ChannelAdjustment::cache_only);
+  const auto messages = errors(text + "channel_adjustment = \"cache\"\n");
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_THAT(messages[0], HasSubstr("quantization.channel_adjustment: found string \"cache\", expected one of "
+                                     "\"off\", \"cache_only\" or \"reallocate\", or true (= \"reallocate\") or false "
+                                     "(= \"off\")"));
+  for (const char* value : {"\"off\"", "\"cache_only\"", "\"reallocate\""}) {
+    const Experiment e = parse(text + "channel_adjustment = " + value + "\n");
+    const std::string printed = to_toml(e);
+    EXPECT_THAT(printed, HasSubstr(std::string("channel_adjustment = ") + value + "\n"));
+    EXPECT_EQ(parse(printed), e);
+  }
+  const auto runs = expand_sweep(
+      parse(text + "\n[sweep]\n\"quantization.channel_adjustment\" = [false, \"cache_only\", \"reallocate\"]\n"));
+  EXPECT_EQ(runs.size(), 3u);
+}
+
 TEST_F(ConfigTest, ToTomlOfASweepRunRecordsTheRun) {
   const std::string text = minimal() + "\n[sweep]\n\"allocation.target_bits\" = [2.5, 3.5]\n";
   const auto runs = expand_sweep(parse(text));
