@@ -483,7 +483,7 @@ TEST(QuantizeConfig, ChannelAdjustmentNeedsTwoCalibratedDistributions) {
     FAIL() << "one distribution has no cross-distribution change";
   } catch (const config::ConfigError& e) {
     EXPECT_NE(
-        std::string(e.what()).find("/tmp/x.toml:11:22: quantization.channel_adjustment: found true with 1 "
+        std::string(e.what()).find("/tmp/x.toml:11:22: quantization.channel_adjustment: found \"reallocate\" with 1 "
                                    "[[calibration]] table(s), expected the \"calibrate\" stage over at least two"),
         std::string::npos)
         << e.what();
