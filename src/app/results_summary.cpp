@@ -454,8 +454,8 @@ std::string render_markdown(const json& s) {
     out += "\n";
     // What a stream lacks of its protocol is the same for every model: said once per set.
     std::vector<std::string> said;
-    for (const json& m : s["models"])
-      for (const auto& [name, v] : m["perplexity"].items())
+    for (const json& model : s["models"])
+      for (const auto& [name, v] : model["perplexity"].items())
         if (!v["shortfall"].get<std::string>().empty() && std::find(said.begin(), said.end(), name) == said.end()) {
           said.push_back(name);
           out +=

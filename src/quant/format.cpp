@@ -10,6 +10,17 @@ namespace moqa::quant {
 
 int64_t QuantizedMatrix::words_per_row() const { return packed_words(cols, bits); }
 
+QuantizedMatrix quantized_matrix_header(int64_t rows, int64_t cols, int64_t group_size, const QuantSpec& spec) {
+  QuantizedMatrix q;
+  q.rows = rows;
+  q.cols = cols;
+  q.bits = spec.bits;
+  q.group_size = group_size;
+  q.symmetric = spec.symmetric;
+  q.scale_dtype = spec.scale_dtype;
+  return q;
+}
+
 bool is_supported_bits(int bits) { return bits == 2 || bits == 3 || bits == 4 || bits == 6 || bits == 8; }
 
 int64_t effective_group_size(const QuantSpec& spec, int64_t cols, std::string_view matrix) {

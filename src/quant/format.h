@@ -44,6 +44,10 @@ struct QuantizedMatrix {
   int64_t words_per_row() const;
 };
 
+// A matrix with the shape and format fields a quantizer fills in for `spec` (no scales, zeros or codes yet):
+// the one place every quantizer (RTN, GPTQ on CPU and CUDA) takes them from. group_size is the effective one.
+QuantizedMatrix quantized_matrix_header(int64_t rows, int64_t cols, int64_t group_size, const QuantSpec& spec);
+
 // Widths the quantizers and the file format support.
 bool is_supported_bits(int bits);
 // Throws moqa::Error naming `matrix` unless spec is valid for a matrix with `cols` input columns.

@@ -191,12 +191,7 @@ GptqResult quantize_gptq(const Tensor& weight, Hessian h, const QuantSpec& spec,
   result.dead_columns = prep.dead_columns;
 
   QuantizedMatrix& q = result.matrix;
-  q.rows = rows;
-  q.cols = cols;
-  q.bits = spec.bits;
-  q.group_size = group_size;
-  q.symmetric = spec.symmetric;
-  q.scale_dtype = spec.scale_dtype;
+  q = quantized_matrix_header(rows, cols, group_size, spec);
   // Every grid with its scale as stored (scale_dtype.h), before any code is computed on it.
   const auto stored_grid = [&](GroupGrid grid) {
     grid.scale = stored_scale(grid.scale, spec.scale_dtype);

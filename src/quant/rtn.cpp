@@ -6,13 +6,8 @@ namespace moqa::quant {
 
 QuantizedMatrix quantize_rtn(const Tensor& weight, const QuantSpec& spec, std::string_view matrix) {
   check_weight_matrix(weight, matrix);
-  QuantizedMatrix q;
-  q.rows = weight.dim(0);
-  q.cols = weight.dim(1);
-  q.bits = spec.bits;
-  q.group_size = effective_group_size(spec, q.cols, matrix);
-  q.symmetric = spec.symmetric;
-  q.scale_dtype = spec.scale_dtype;
+  QuantizedMatrix q = quantized_matrix_header(weight.dim(0), weight.dim(1),
+                                              effective_group_size(spec, weight.dim(1), matrix), spec);
   const int64_t groups = q.groups();
   q.scales.resize(static_cast<size_t>(q.rows * groups));
   q.zeros.resize(static_cast<size_t>(q.rows * groups));

@@ -278,7 +278,8 @@ std::vector<double> trained_spearman(const std::string& name, config::ChannelSig
   std::string line;
   for (const LayerStatistics& layer : d.layers) {
     rho.push_back(layer.spearman_gate_mass);
-    line += " " + std::to_string(layer.spearman_gate_mass);
+    line += ' ';  // two appends: g++ 12 warns (-Wrestrict, a false positive) on " " + std::to_string(...)
+    line += std::to_string(layer.spearman_gate_mass);
   }
   std::printf("%s wiki.test, Spearman(S_exp, gate mass) per MoE layer, %s:%s\n", name.c_str(),
               std::string(config::name_of(kind)).c_str(), line.c_str());

@@ -163,8 +163,10 @@ TEST(AnalysisOutputSignificance, OwnerSumsEqualADirectComputationOfTheExpert) {
   double mass = 0.0;
   for (const double w : run.omega) mass += w;
   EXPECT_NEAR(acc.out_weight_mass[2], mass, 1e-12);
-  for (int64_t e = 0; e < acc.experts; ++e)
-    if (e != 2) EXPECT_EQ(acc.out_weight_mass[static_cast<size_t>(e)], 0.0);  // only the expert that ran
+  for (int64_t e = 0; e < acc.experts; ++e) {
+    if (e == 2) continue;  // only the expert that ran has mass
+    EXPECT_EQ(acc.out_weight_mass[static_cast<size_t>(e)], 0.0);
+  }
   expect_close(expert_row(acc.act_weighted_abs_sum, 2, f), run.act_abs, "Σ ω|a|");
   expect_close(expert_row(acc.act_weighted_sq_sum, 2, f), run.act_sq, "Σ ω a²");
   expect_close(expert_row(acc.out_weighted_abs_sum, 2, c), run.out_abs, "Σ ω|y|");

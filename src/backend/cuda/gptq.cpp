@@ -98,12 +98,7 @@ quant::GptqResult quantize_gptq(backend::CudaBackend& backend, const Tensor& wei
   const std::vector<int32_t> host_zeros = to_host(zeros.data(), zeros.size(), stream);
   const std::vector<double> host_loss = to_host(row_loss.data(), row_loss.size(), stream);
   quant::QuantizedMatrix& q = result.matrix;
-  q.rows = rows;
-  q.cols = cols;
-  q.bits = spec.bits;
-  q.group_size = group_size;
-  q.symmetric = spec.symmetric;
-  q.scale_dtype = spec.scale_dtype;
+  q = quant::quantized_matrix_header(rows, cols, group_size, spec);
   q.scales = to_host(scales.data(), scales.size(), stream);
   q.zeros.assign(host_zeros.begin(), host_zeros.end());
   for (const double loss : host_loss) result.loss += loss;
