@@ -40,14 +40,12 @@ namespace moqa::app {
 namespace {
 
 namespace fs = std::filesystem;
+using test::mpiexec;
 using test::shell_quoted;
 using test::toml_path;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-std::string mpiexec(int ranks) {
-  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
-}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

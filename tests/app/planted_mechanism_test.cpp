@@ -53,6 +53,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test::mpiexec;
 using test::shell_quoted;
 using test::toml_path;
 
@@ -63,9 +64,6 @@ constexpr int64_t kWindowsPerText = 6;  // held-out windows per test text (2 tex
 fs::path trained_dir() { return test::assets_dir() / "trained"; }
 fs::path corpus(const std::string& name) { return trained_dir() / "corpus_xz" / (name + ".txt.xz"); }
 
-std::string mpiexec(int ranks) {
-  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
-}
 
 json read_json(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -28,12 +28,10 @@ namespace moqa::app {
 namespace {
 
 namespace fs = std::filesystem;
+using test::mpiexec;
 using test::shell_quoted;
 using test::toml_path;
 
-std::string mpiexec(int ranks) {
-  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
-}
 
 void write_text(const fs::path& path, const std::string& unit, size_t bytes) {
   std::ofstream out(path, std::ios::binary);

@@ -157,7 +157,7 @@ resume = true
 }
 
 test::CommandResult run(int ranks, const fs::path& toml, const std::string& arguments = "") {
-  const std::string mpiexec = std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
+  const std::string mpiexec = test::mpiexec(ranks);
   return test::run_command("timeout 300 " + mpiexec + " " + shell_quoted(test::pipeline_exe()) + " " +
                            shell_quoted(toml) + " " + arguments);
 }

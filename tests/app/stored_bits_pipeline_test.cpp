@@ -20,12 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test::mpiexec;
 using test::shell_quoted;
 using test::toml_path;
 
-std::string mpiexec(int ranks) {
-  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
-}
 
 json read_json(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -46,6 +46,10 @@ std::filesystem::path temp_dir(const std::string& tag) {
   return dir;
 }
 
+std::string mpiexec(int ranks) {
+  return std::string(MOQA_MPIEXEC) + " " + std::to_string(ranks) + " " + MOQA_MPIEXEC_FLAGS;
+}
+
 CommandResult run_command(const std::string& command_line) {
   CommandResult result;
   const std::string full = command_line + " 2>&1";

@@ -23,6 +23,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 CommandResult run_command(const std::string& command_line);
+// The command-line prefix that starts `ranks` MPI processes (mpiexec -n ranks with the suite's flags, e.g.
+// --oversubscribe), for tests that run moqa-pipeline end to end.
+std::string mpiexec(int ranks);
 // `path` as one word of a POSIX shell command line (core/shell_quote.h).
 std::string shell_quoted(const std::filesystem::path& path);
 // `path` as a TOML string value, for experiment files the tests write.
