@@ -15,13 +15,14 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::array<std::pair<Arch, std::string_view>, 6> kArchNames = {{
+constexpr std::array<std::pair<Arch, std::string_view>, 7> kArchNames = {{
     {Arch::mixtral, "mixtral"},
     {Arch::qwen2_moe, "qwen2_moe"},
     {Arch::qwen3_moe, "qwen3_moe"},
     {Arch::olmoe, "olmoe"},
     {Arch::deepseek_v3, "deepseek_v3"},
     {Arch::deepseek, "deepseek"},
+    {Arch::deepseek_v2, "deepseek_v2"},
 }};
 
 std::string supported_model_types() {
@@ -308,10 +309,11 @@ ExpertKeys parse_olmoe(const Keys& k, ModelConfig& c) {
   return {"num_experts", "intermediate_size"};
 }
 
-// DeepSeek-MoE (model_type "deepseek") and DeepSeek-V3 share expert layout and layer rule; V3 adds MLA
-// and the sigmoid/group-limited router.
+// DeepSeek-MoE (model_type "deepseek"), DeepSeek-V2 and DeepSeek-V3 share expert layout and layer rule;
+// V2 adds MLA (V2-Lite routes greedily over softmax scores), V3 sigmoid scores with a selection bias.
 ExpertKeys parse_deepseek(const Keys& k, ModelConfig& c) {
   const bool v3 = c.arch == Arch::deepseek_v3;
+  const bool mla = v3 || c.arch == Arch::deepseek_v2;
   c.num_experts = k.positive("n_routed_experts");
   c.top_k = k.positive("num_experts_per_tok");
   c.expert_intermediate_size = k.positive("moe_intermediate_size");
@@ -346,10 +348,14 @@ ExpertKeys parse_deepseek(const Keys& k, ModelConfig& c) {
     c.score_correction_bias = method == "noaux_tc";
   } else {
     k.invalid("topk_method", cat("is \"", method, "\", expected ",
-                                 v3 ? "\"noaux_tc\", \"group_limited_greedy\" or \"greedy\"" : "\"greedy\""));
+                                 v3    ? "\"noaux_tc\", \"group_limited_greedy\" or \"greedy\""
+                                 // V2's group_limited_greedy rates a group by its best score, V3's by
+                                 // its best two; only V3's rating is implemented (router.cpp).
+                                 : mla ? "\"greedy\" (DeepSeek-V2's group_limited_greedy is not implemented)"
+                                       : "\"greedy\""));
   }
 
-  if (v3) {
+  if (mla) {
     c.mla = true;
     c.mla_dims.q_lora_rank = k.non_negative_or("q_lora_rank", 0);
     c.mla_dims.kv_lora_rank = k.positive("kv_lora_rank");
@@ -452,10 +458,11 @@ ModelConfig load_hf_config(const std::filesystem::path& config_json) {
   c.max_position_embeddings = k.positive("max_position_embeddings");
   c.rms_norm_eps = k.positive_number_or("rms_norm_eps", 1e-6);
   c.tie_word_embeddings = k.boolean_or("tie_word_embeddings", false);
-  if (k.has("head_dim") && c.arch != Arch::deepseek_v3) {
+  const bool mla_arch = c.arch == Arch::deepseek_v3 || c.arch == Arch::deepseek_v2;
+  if (k.has("head_dim") && !mla_arch) {
     c.head_dim = k.positive("head_dim");
   } else {
-    if (c.arch != Arch::deepseek_v3 && c.hidden_size % c.num_heads != 0)
+    if (!mla_arch && c.hidden_size % c.num_heads != 0)
       k.invalid("num_attention_heads", cat("is ", c.num_heads, ", which does not divide hidden_size (", c.hidden_size,
                                            ") and config.json gives no head_dim"));
     c.head_dim = c.hidden_size / c.num_heads;  // DeepSeek-V3 replaces it from the MLA dims below
@@ -482,6 +489,7 @@ ModelConfig load_hf_config(const std::filesystem::path& config_json) {
     case Arch::qwen3_moe: keys = parse_qwen(k, c); break;
     case Arch::olmoe: keys = parse_olmoe(k, c); break;
     case Arch::deepseek_v3:
+    case Arch::deepseek_v2:
     case Arch::deepseek: keys = parse_deepseek(k, c); break;
   }
   validate(k, c, keys);

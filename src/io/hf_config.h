@@ -9,7 +9,9 @@
 
 namespace moqa {
 
-enum class Arch { mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v3, deepseek };
+// deepseek_v2 is DeepSeek-V3's MLA layer with V2's router (softmax scores, greedy or group-limited top-k,
+// no score-correction bias); its tensor names are V3's.
+enum class Arch { mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v3, deepseek, deepseek_v2 };
 enum class RouterScoring { softmax, sigmoid };
 enum class QkNorm { none, per_head, full };  // qwen3: RMSNorm over head_dim; olmoe: over the whole projection
 enum class RopeScaling { none, linear, dynamic, yarn, llama3 };
