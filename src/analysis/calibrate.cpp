@@ -1,9 +1,13 @@
 #include "analysis/calibrate.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <memory>
 #include <limits>
 #include <optional>
 
+#include "analysis/hidden_store.h"
 #include "analysis/reduce.h"
 #include "analysis/statistics_observer.h"
 #include "analysis/token_weights.h"
@@ -62,21 +66,15 @@ std::vector<double> all_ranks_token_weights(const std::vector<double>& local, MP
   return all;
 }
 
-}  // namespace
+// One distribution's part of the pass: its metadata and options, and its batches in the store.
+struct DistributionPass {
+  DistributionStatistics out;
+  std::vector<size_t> batches;                          // store indices, in batch order
+  std::vector<std::vector<double>> token_weights;       // per batch: this rank's tokens (empty: all 1)
+  std::vector<std::vector<double>> executor_weights;    // per batch: every rank's, in rank order (or empty)
+};
 
-DistributionStatistics measure_distribution(CalibrationWorld& world, const DistributionSample& sample,
-                                            const config::AnalysisSection& options) {
-  model::Model& model = world.model;
-  const ModelConfig& config = model.config();
-  int rank = 0, size = 1;
-  dist::check_mpi(MPI_Comm_rank(world.comm, &rank), "MPI_Comm_rank");
-  dist::check_mpi(MPI_Comm_size(world.comm, &size), "MPI_Comm_size");
-  MOQA_CHECK(world.batch_windows > 0, "runtime.batch_windows: found ", world.batch_windows, ", expected > 0");
-  MOQA_CHECK(world.plan.world_size == size, "analysis: expert plan for ", world.plan.world_size,
-             " ranks used on a communicator of ", size);
-  MOQA_CHECK(sample.seq_len > 0, "calibration \"", sample.name, "\": seq_len ", sample.seq_len);
-  check_token_ids(sample, config);
-
+DistributionStatistics metadata_of(const DistributionSample& sample) {
   DistributionStatistics out;
   out.name = sample.name;
   out.source = sample.source;
@@ -85,38 +83,36 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
   out.seq_len = sample.seq_len;
   out.stream_tokens = static_cast<int64_t>(sample.tokens.size());
   out.window_starts = sample.window_starts;
+  return out;
+}
+
+// Embeds this rank's batches of `sample` into `store` and prepares their token weights. Collective (the
+// executor's token weights are gathered per batch).
+DistributionPass embed_distribution(CalibrationWorld& world, const DistributionSample& sample,
+                                    const config::AnalysisSection& options, HiddenStateStore& store, int rank,
+                                    int size) {
+  model::Model& model = world.model;
+  const ModelConfig& config = model.config();
+  MOQA_CHECK(sample.seq_len > 0, "calibration \"", sample.name, "\": seq_len ", sample.seq_len);
+  check_token_ids(sample, config);
+  DistributionPass pass;
+  pass.out = metadata_of(sample);
+  const int64_t windows = pass.out.windows;
 
   // Stage 1 (activation) off: every routed (token, expert) pair weighs 1.
   const bool reweight = options.activation && options.token_reweighting > 0.0;
-  const bool gate_weighted = options.activation && options.router_weighted;
+  const bool output_side = is_output_side(options.channel_significance);
   const std::vector<double> weight_of_id =
       reweight ? token_reweighting(sample.tokens, sample.window_starts, sample.seq_len, options.token_reweighting)
                : std::vector<double>{};
 
-  const std::vector<int64_t> layers = moe_layers(config);
-  const bool output_side = is_output_side(options.channel_significance);
-  const bool sensitivity = options.channel_significance == config::ChannelSignificance::sensitivity;
-  std::vector<LayerAccumulator> accumulators;
-  for (const int64_t layer : layers)
-    accumulators.push_back(make_layer_accumulator(layer, config.num_experts, config.hidden_size, config.top_k,
-                                                  options.correlation,
-                                                  output_side ? config.expert_intermediate_size : 0, sensitivity));
-  std::optional<quant::QuantSpec> reference;
-  if (sensitivity)
-    reference = quant::QuantSpec{.bits = options.sensitivity_bits, .group_size = world.sensitivity_group_size,
-                                 .symmetric = world.sensitivity_symmetric};
-  StatisticsObserver observer(model, accumulators, gate_weighted, reference);
-  const model::LayerContext context{.experts = &world.experts, .observer = &observer};
-
-  const data::ShardRange mine = data::shard_range(out.windows, rank, size);
-  const int64_t largest_share = data::shard_range(out.windows, 0, size).size();  // rank 0's is never smaller
+  const data::ShardRange mine = data::shard_range(windows, rank, size);
+  const int64_t largest_share = data::shard_range(windows, 0, size).size();  // rank 0's is never smaller
   const int64_t rounds = (largest_share + world.batch_windows - 1) / world.batch_windows;
-  Progress progress(cat("calibrate ", sample.name), out.windows, "windows", world.progress,
-                    world.progress_interval_s);
-  std::vector<double> token_weights, executor_token_weights;
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t first = mine.begin + round * world.batch_windows;
-    const int64_t count = round_windows(out.windows, rank, size, round, world.batch_windows);
+    const int64_t count = round_windows(windows, rank, size, round, world.batch_windows);
+    std::vector<double> token_weights;
     model::HiddenStates hidden;
     if (count > 0) {
       model::TokenBatch batch{.windows = count, .seq_len = sample.seq_len, .ids = {}};
@@ -131,36 +127,104 @@ DistributionStatistics measure_distribution(CalibrationWorld& world, const Distr
       hidden = model.embed(batch);
     } else {
       // Keeps this rank in step with the others' expert exchanges.
-      token_weights.clear();
       hidden = model::HiddenStates{0, sample.seq_len, model.backend().zeros({0, config.hidden_size})};
     }
     // The owners' rows are numbered over every rank's batch in rank order (statistics_observer.h).
-    if (reweight && output_side) executor_token_weights = all_ranks_token_weights(token_weights, world.comm);
-    observer.set_token_weights(token_weights, executor_token_weights);
-    for (int64_t layer = 0; layer < config.num_layers; ++layer) model.forward_layer(layer, hidden, context);
+    pass.executor_weights.push_back(reweight && output_side ? all_ranks_token_weights(token_weights, world.comm)
+                                                            : std::vector<double>{});
+    pass.token_weights.push_back(std::move(token_weights));
+    pass.batches.push_back(store.add(std::move(hidden)));
+  }
+  return pass;
+}
 
-    int64_t done = 0;
-    for (int r = 0; r < size; ++r) done += round_windows(out.windows, r, size, round, world.batch_windows);
-    progress.advance(done, done * sample.seq_len);
+}  // namespace
+
+std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& world,
+                                                          std::span<const DistributionSample> samples,
+                                                          const config::AnalysisSection& options) {
+  model::Model& model = world.model;
+  const ModelConfig& config = model.config();
+  int rank = 0, size = 1;
+  dist::check_mpi(MPI_Comm_rank(world.comm, &rank), "MPI_Comm_rank");
+  dist::check_mpi(MPI_Comm_size(world.comm, &size), "MPI_Comm_size");
+  MOQA_CHECK(world.batch_windows > 0, "runtime.batch_windows: found ", world.batch_windows, ", expected > 0");
+  MOQA_CHECK(world.plan.world_size == size, "analysis: expert plan for ", world.plan.world_size,
+             " ranks used on a communicator of ", size);
+
+  HiddenStateStore store(model.backend(), world.hidden_state_budget_bytes,
+                         world.scratch_dir / cat(".calibration-hidden-rank", rank, "-pid", ::getpid(), ".scratch"));
+  std::vector<DistributionPass> passes;
+  int64_t tokens = 0;  // all windows of all distributions, all ranks
+  for (const DistributionSample& sample : samples) {
+    passes.push_back(embed_distribution(world, sample, options, store, rank, size));
+    tokens += passes.back().out.tokens();
+  }
+  if (world.progress != nullptr && store.bytes_spilled() > 0)
+    *world.progress << "calibrate: hidden states of rank 0's windows: " << (store.bytes_in_memory() >> 20)
+                    << " MiB in memory, " << (store.bytes_spilled() >> 20) << " MiB in a scratch file in "
+                    << world.scratch_dir.string() << " (runtime.hidden_state_memory_mib = "
+                    << (world.hidden_state_budget_bytes >> 20) << ")\n";
+
+  const bool gate_weighted = options.activation && options.router_weighted;
+  const bool output_side = is_output_side(options.channel_significance);
+  const bool sensitivity = options.channel_significance == config::ChannelSignificance::sensitivity;
+  std::optional<quant::QuantSpec> reference;
+  if (sensitivity)
+    reference = quant::QuantSpec{.bits = options.sensitivity_bits, .group_size = world.sensitivity_group_size,
+                                 .symmetric = world.sensitivity_symmetric};
+
+  Progress progress("calibrate", config.num_layers, "layers", world.progress, world.progress_interval_s);
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    const bool moe = config.is_moe_layer(layer);
+    // One accumulator (and observer, which maps a layer to its accumulator) per distribution.
+    std::vector<std::vector<LayerAccumulator>> accumulators(passes.size());
+    std::vector<std::unique_ptr<StatisticsObserver>> observers;
+    for (size_t d = 0; d < passes.size() && moe; ++d) {
+      accumulators[d].push_back(make_layer_accumulator(layer, config.num_experts, config.hidden_size, config.top_k,
+                                                       options.correlation,
+                                                       output_side ? config.expert_intermediate_size : 0, sensitivity));
+      observers.push_back(std::make_unique<StatisticsObserver>(model, accumulators[d], gate_weighted, reference));
+    }
+    for (size_t d = 0; d < passes.size(); ++d) {
+      DistributionPass& pass = passes[d];
+      StatisticsObserver* observer = moe ? observers[d].get() : nullptr;
+      for (size_t b = 0; b < pass.batches.size(); ++b) {
+        if (observer) observer->set_token_weights(pass.token_weights[b], pass.executor_weights[b]);
+        model::HiddenStates hidden = store.take(pass.batches[b]);
+        model.forward_layer(layer, hidden, {.experts = &world.experts, .observer = observer});
+        store.put(pass.batches[b], std::move(hidden));
+      }
+    }
+    observers.clear();
+    for (size_t d = 0; d < passes.size() && moe; ++d) {
+      LayerAccumulator& acc = accumulators[d].front();
+      std::vector<double> norms, down_norms;
+      if (options.channel_significance == config::ChannelSignificance::saliency) {
+        norms = owned_column_norms(model, layer, world.plan, rank);
+        reduce_sum_to_root(norms, world.comm);
+      }
+      if (options.channel_significance == config::ChannelSignificance::output_saliency) {
+        down_norms = owned_down_column_norms(model, layer, world.plan, rank);
+        reduce_sum_to_root(down_norms, world.comm);
+      }
+      reduce_to_root(acc, world.comm);
+      if (rank == 0)
+        passes[d].out.layers.push_back(
+            derive_layer_statistics(std::move(acc), std::move(norms), std::move(down_norms), options));
+    }
+    progress.advance(1, layer_tokens(tokens, layer, config.num_layers));
   }
   progress.finish();
 
-  for (LayerAccumulator& acc : accumulators) {
-    std::vector<double> norms, down_norms;
-    if (options.channel_significance == config::ChannelSignificance::saliency) {
-      norms = owned_column_norms(model, acc.layer, world.plan, rank);
-      reduce_sum_to_root(norms, world.comm);
-    }
-    if (options.channel_significance == config::ChannelSignificance::output_saliency) {
-      down_norms = owned_down_column_norms(model, acc.layer, world.plan, rank);
-      reduce_sum_to_root(down_norms, world.comm);
-    }
-    reduce_to_root(acc, world.comm);
-    if (rank == 0)
-      out.layers.push_back(derive_layer_statistics(std::move(acc), std::move(norms), std::move(down_norms), options));
-    acc = LayerAccumulator{};  // frees the layer's memory on every rank
-  }
+  std::vector<DistributionStatistics> out;
+  for (DistributionPass& pass : passes) out.push_back(std::move(pass.out));
   return out;
+}
+
+DistributionStatistics measure_distribution(CalibrationWorld& world, const DistributionSample& sample,
+                                            const config::AnalysisSection& options) {
+  return std::move(measure_distributions(world, std::span<const DistributionSample>(&sample, 1), options).front());
 }
 
 std::vector<SynthesizedLayer> synthesize(const std::vector<DistributionStatistics>& distributions) {

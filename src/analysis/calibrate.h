@@ -1,30 +1,38 @@
 #pragma once
-// PASS 1 of the pipeline: the full-precision forward over each calibration distribution with the
+// PASS 1 of the pipeline: the full-precision forward over the calibration distributions with the
 // statistics observer, the reduction of the ranks' statistics and the derived MoQa quantities.
 //
-// Execution (every rank, collective over CalibrationWorld::comm):
-//   - the distribution's global sample list is split contiguously over the ranks (data::shard_range);
-//   - each rank runs its windows window-major in batches of batch_windows (embed, then every layer);
-//     all ranks run the same number of batch rounds: a rank without windows left runs an empty batch,
-//     so that every rank enters the expert executor for every MoE layer equally often;
+// Execution (every rank, collective over CalibrationWorld::comm), layer-major as the quantize pass:
+//   - each distribution's global sample list is split contiguously over the ranks (data::shard_range), and
+//     each rank cuts its share into batches of batch_windows; all ranks have the same number of batches
+//     per distribution (a rank without windows left has an empty one, so that every rank enters the
+//     expert executor for every MoE layer equally often);
+//   - every batch of every distribution is embedded once; then for each decoder layer in order, every
+//     batch (distributions in order, batches in order) runs through that layer: the layer's weights are
+//     loaded once per run (with runtime.stream_weights, then released when the next layer loads);
 //   - input-side statistics are accumulated where the tokens are, output-side ones (output measures of
-//     analysis.channel_significance) on each expert's owner (statistics_observer.h), for all MoE layers;
-//     with token re-weighting the ranks exchange their batch's factors each round (MPI_Allgatherv of one
-//     float64 per token) so that an owner can weigh rows from every rank;
-//   - after the last batch, layer by layer: the saliency weight norms (from the experts' owners) and the
-//     accumulators are reduced to rank 0, which derives the layer's statistics (significance.h).
-// Progress (rank 0): windows of all ranks done/total, tokens/s and ETA per distribution.
-// Memory per rank: one batch of hidden states plus, for every MoE layer, five [E, C] float64 arrays
-// (Mixtral-8x7B: 42 MB; DeepSeek-V3, 58 layers x 256 experts x 7168 channels: 4.3 GB); output measures
-// add two [E, F] and two [E, C] arrays (Mixtral-8x7B: +43 MB), sensitivity one more of each (+22 MB).
-// Sensitivity re-quantizes (RTN) each owned expert's three matrices once per batch round, one matrix at a
-// time (no extra resident memory; CPU time of one pass over the expert weights per round). Window-major
-// order means that with runtime.stream_weights every batch reloads each layer's weights: use large
-// batches (or enough memory to keep the weights resident).
+//     analysis.channel_significance) on each expert's owner (statistics_observer.h), into one accumulator
+//     per distribution for the layer in flight; with token re-weighting each batch's factors of every
+//     rank are gathered once before the first layer (MPI_Allgatherv of one float64 per token), so that an
+//     owner can weigh rows from every rank;
+//   - after a MoE layer's last batch: its saliency weight norms (from the experts' owners) and accumulators
+//     are reduced to rank 0, which derives the layer's statistics (significance.h); the other ranks free
+//     theirs.
+// Each sum is added in the same order as the window-major loop that preceded this one (per distribution,
+// batch after batch), so the statistics are the same bit for bit.
+// Progress (rank 0): layers done/total, whole-model tokens/s over all ranks, ETA.
+// Memory per rank: the hidden states of this rank's share of all windows (windows x seq_len x hidden x 4
+// bytes), arrays up to hidden_state_budget_bytes and a scratch file beyond it (hidden_store.h); one
+// batch's forward; for the layer in flight, per distribution, five [E, C] float64 arrays (Mixtral-8x7B
+// 1.3 MB per layer) plus, for output measures, two [E, F] and two [E, C], sensitivity one more of each.
+// Rank 0 keeps every layer's reduced statistics (the result). Sensitivity re-quantizes (RTN) each owned
+// expert's three matrices once per batch, one matrix at a time.
 #include <mpi.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,6 +57,10 @@ struct CalibrationWorld {
   bool sensitivity_symmetric = false;
   std::ostream* progress = nullptr;  // rank 0's log; null: silent
   double progress_interval_s = 2.0;
+  // Hidden states kept as arrays (bytes per rank); beyond it they go to a scratch file in scratch_dir
+  // (runtime.hidden_state_memory_mib and output_dir in the pipeline).
+  int64_t hidden_state_budget_bytes = int64_t{4096} << 20;
+  std::filesystem::path scratch_dir = std::filesystem::temp_directory_path();
 };
 
 // One distribution's statistics. The metadata is set on every rank; `layers` only on rank 0.
@@ -67,7 +79,11 @@ struct DistributionStatistics {
 // The MoE layers of the model in order.
 std::vector<int64_t> moe_layers(const ModelConfig& config);
 
-// Runs one distribution (see the header comment). Collective.
+// Runs every distribution together, layer-major (see the header comment). Collective.
+std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& world,
+                                                          std::span<const DistributionSample> samples,
+                                                          const config::AnalysisSection& options);
+// One distribution alone: the same statistics as its entry in measure_distributions. Collective.
 DistributionStatistics measure_distribution(CalibrationWorld& world, const DistributionSample& sample,
                                             const config::AnalysisSection& options);
 

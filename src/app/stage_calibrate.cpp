@@ -136,16 +136,18 @@ void run_calibrate_stage(RunContext& context) {
                                    .sensitivity_group_size = e.quantization.group_size,
                                    .sensitivity_symmetric = e.quantization.symmetric,
                                    .progress = session.is_root() ? &context.log : nullptr,
-                                   .progress_interval_s = progress_interval_s(e.runtime)};
+                                   .progress_interval_s = progress_interval_s(e.runtime),
+                                   .scratch_dir = e.experiment.output_dir};
+  std::error_code exists_or_not;  // rank 0 creates it for results.h5; a failure here shows in the scratch file's error
+  std::filesystem::create_directories(e.experiment.output_dir, exists_or_not);
+  std::vector<analysis::DistributionSample> samples;
+  for (const config::CalibrationSet& set : e.calibration)
+    samples.push_back(analysis::prepare_distribution(set, tokenizer, e.experiment.seed, session.world()));
   analysis::CalibrationResult result;
   result.options = e.analysis;
   result.moe_layers = moe_layers;
-  for (const config::CalibrationSet& set : e.calibration) {
-    const analysis::DistributionSample sample =
-        analysis::prepare_distribution(set, tokenizer, e.experiment.seed, session.world());
-    result.distributions.push_back(analysis::measure_distribution(world, sample, e.analysis));
-    log_distribution(context.log, result.distributions.back());
-  }
+  result.distributions = analysis::measure_distributions(world, samples, e.analysis);
+  for (const analysis::DistributionStatistics& d : result.distributions) log_distribution(context.log, d);
   if (session.is_root()) result.synthesized = analysis::synthesize(result.distributions);
   publish(context, std::move(result), ranked.backend->describe(), nullptr);
 }

@@ -1,12 +1,21 @@
 #pragma once
 // Progress of a long stage on one line per update: units done/total, tokens/s and ETA. Only the rank
 // that owns the terminal (rank 0) reports; other ranks construct it disabled, so call sites stay uniform.
+// tokens/s means the same in every stage: tokens that have passed through the whole model, all ranks
+// together, per second of the stage. A layer-major pass over T tokens and L layers counts layer l as its
+// share layer_tokens(T, l, L) (the shares add up to T however often a layer is re-run).
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
 
 namespace moqa {
+
+// Layer `unit`'s share of `tokens` when a pass of `units` layers carries them all through the model:
+// tokens * (unit + 1) / units - tokens * unit / units (integers that add up to `tokens`).
+inline int64_t layer_tokens(int64_t tokens, int64_t unit, int64_t units) {
+  return units > 0 ? tokens * (unit + 1) / units - tokens * unit / units : 0;
+}
 
 class Progress {
  public:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -16,6 +17,7 @@
 #include "analysis/allocation_input.h"
 #include "analysis/calibrate.h"
 #include "backend/factory.h"
+#include "core/error.h"
 #include "dist/alltoall_executor.h"
 #include "dist/shard_plan.h"
 #include "model/expert_executor.h"
@@ -69,8 +71,17 @@ struct CalibrationRun {
   std::vector<SynthesizedLayer> synthesized;
 };
 
+// How calibrate() runs the distributions: all together (layer-major over both, the pipeline's way) or one
+// measure_distribution call each; hidden states in memory up to budget_bytes, the rest in a scratch file.
+struct RunMode {
+  bool together = true;
+  int64_t budget_bytes = int64_t{1} << 30;
+  std::filesystem::path scratch_dir = std::filesystem::temp_directory_path();
+};
+
 // Collective over `comm`: expert-parallel when comm has several ranks.
-CalibrationRun calibrate(const std::string& family, MPI_Comm comm, int64_t batch_windows, const config::AnalysisSection& options) {
+CalibrationRun calibrate(const std::string& family, MPI_Comm comm, int64_t batch_windows,
+                         const config::AnalysisSection& options, const RunMode& mode = {}) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -85,13 +96,21 @@ CalibrationRun calibrate(const std::string& family, MPI_Comm comm, int64_t batch
   else
     experts = std::make_unique<dist::AlltoallExpertExecutor>(comm, plan);
   CalibrationWorld world{.model = model, .experts = *experts, .comm = comm, .plan = plan,
-                         .batch_windows = batch_windows, .sensitivity_group_size = 32};
+                         .batch_windows = batch_windows, .sensitivity_group_size = 32,
+                         .hidden_state_budget_bytes = mode.budget_bytes, .scratch_dir = mode.scratch_dir};
   CalibrationRun run;
-  for (const DistributionSample& sample : samples())
-    run.distributions.push_back(measure_distribution(world, sample, options));
+  if (mode.together) {
+    run.distributions = measure_distributions(world, samples(), options);
+  } else {
+    for (const DistributionSample& sample : samples())
+      run.distributions.push_back(measure_distribution(world, sample, options));
+  }
   if (rank == 0) run.synthesized = synthesize(run.distributions);
   return run;
 }
+
+// The relative tolerance of expect_close; 0 while expect_same compares runs that must agree bit for bit.
+double tolerance = kRelativeTolerance;
 
 void expect_close(const std::vector<double>& actual, const std::vector<double>& expected, const std::string& what) {
   ASSERT_EQ(actual.size(), expected.size()) << what;
@@ -99,7 +118,7 @@ void expect_close(const std::vector<double>& actual, const std::vector<double>& 
   for (const double v : expected) scale = std::max(scale, std::fabs(v));
   double worst = 0.0;
   for (size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::fabs(actual[i] - expected[i]));
-  EXPECT_LE(worst, kRelativeTolerance * scale) << what << ": largest difference " << worst << " of scale " << scale;
+  EXPECT_LE(worst, tolerance * scale) << what << ": largest difference " << worst << " of scale " << scale;
 }
 
 // Invariants that hold for any correct statistics.
@@ -162,7 +181,7 @@ void expect_same(const CalibrationRun& actual, const CalibrationRun& reference) 
       if (std::isnan(y.spearman_gate_mass))
         EXPECT_TRUE(std::isnan(x.spearman_gate_mass)) << where;
       else
-        EXPECT_NEAR(x.spearman_gate_mass, y.spearman_gate_mass, 1e-12) << where;
+        EXPECT_NEAR(x.spearman_gate_mass, y.spearman_gate_mass, tolerance > 0 ? 1e-12 : 0.0) << where;
     }
   }
   ASSERT_EQ(actual.synthesized.size(), reference.synthesized.size());
@@ -214,6 +233,23 @@ TEST_P(AnalysisCalibrateMpi, StatisticsDoNotDependOnTheNumberOfRanks) {
   SCOPED_TRACE(world_size());
 }
 
+// Hidden states spilled to the scratch file (all of them, or all but the first batch) give the same
+// statistics bit for bit as hidden states held in memory, on any number of ranks.
+TEST_P(AnalysisCalibrateMpi, SpilledHiddenStatesGiveTheSameStatistics) {
+  const Case c = GetParam();
+  const config::AnalysisSection options = options_for(c);
+  const CalibrationRun in_memory = calibrate(c.family, MPI_COMM_WORLD, 3, options);
+  // 3 windows x 24 tokens x hidden 64 (or less) x 4 bytes = one batch of the tiny models.
+  for (const int64_t budget : {int64_t{0}, int64_t{3 * 24 * 64 * 4}}) {
+    const CalibrationRun spilled = calibrate(c.family, MPI_COMM_WORLD, 3, options, {.budget_bytes = budget});
+    if (world_rank() != 0) continue;
+    SCOPED_TRACE(budget);
+    tolerance = 0.0;
+    expect_same(spilled, in_memory);
+    tolerance = kRelativeTolerance;
+  }
+}
+
 TEST_P(AnalysisCalibrateMpi, StageSwitchesChangeWhatIsComputed) {
   const Case c = GetParam();
   const config::AnalysisSection options = options_for(c);
@@ -255,6 +291,33 @@ TEST_P(AnalysisCalibrateMpi, StageSwitchesChangeWhatIsComputed) {
   const auto s_ch = channel_significance_by_expert(result);
   ASSERT_EQ(s_ch.size(), result.moe_layers.size());
   EXPECT_EQ(s_ch[0][0].shape, (Shape{2, config.hidden_size}));
+}
+
+// The distributions measured together (one layer-major pass over both, as the pipeline runs them) give the
+// same statistics bit for bit as each measured alone.
+TEST(AnalysisCalibrateLayerMajor, DistributionsTogetherEqualEachAlone) {
+  const config::AnalysisSection options = options_for(Case{"mixtral", true, config::ChannelSignificance::output_mean_abs});
+  const CalibrationRun together = calibrate("mixtral", MPI_COMM_WORLD, 2, options);
+  const CalibrationRun alone = calibrate("mixtral", MPI_COMM_WORLD, 2, options, {.together = false});
+  if (world_rank() != 0) return;
+  tolerance = 0.0;
+  expect_same(together, alone);
+  tolerance = kRelativeTolerance;
+}
+
+// A scratch folder that cannot be written: the error names the scratch file and the budget key.
+TEST(AnalysisCalibrateLayerMajor, UnwritableScratchFileIsNamed) {
+  if (world_rank() != 0) return;  // one rank alone (MPI_COMM_SELF): no collective is left waiting
+  const std::filesystem::path missing = test::temp_dir("calib-scratch") / "no-such-folder";
+  try {
+    calibrate("mixtral", MPI_COMM_SELF, 3, options_for(Case{"mixtral", false}),
+              {.budget_bytes = 0, .scratch_dir = missing});
+    FAIL() << "no error for a scratch file in " << missing;
+  } catch (const moqa::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(missing.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("runtime.hidden_state_memory_mib"), std::string::npos) << message;
+  }
 }
 
 // Spearman(S_exp, gate mass) per layer of one trained model on real text, for one S_ch measure.
