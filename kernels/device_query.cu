@@ -13,4 +13,13 @@ int device_count() {
   return count;
 }
 
+unsigned long long device_free_memory(int device) {
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return free_bytes;
+}
+
 }  // namespace moqa::cuda

@@ -1,5 +1,8 @@
 #include "backend/factory.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 #ifdef MOQA_HAVE_CUDA
@@ -46,6 +49,24 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
 #endif
   }
   fail("runtime.device: unknown device \"", options.device, "\" (expected \"cpu\", \"cuda\" or \"auto\")");
+}
+
+AvailableMemory available_memory(const BackendOptions& options) {
+  const int devices = options.device == "cpu" ? 0 : visible_cuda_devices();
+  if (devices > 0) {
+#ifdef MOQA_HAVE_CUDA
+    const int device = options.local_rank % devices;
+    return {true, cuda::device_free_memory(device), cat("free memory of CUDA device ", device)};
+#endif
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    std::istringstream fields(line);
+    std::string key;
+    uint64_t kib = 0;
+    if (fields >> key >> kib && key == "MemAvailable:") return {false, kib * 1024, "MemAvailable of /proc/meminfo"};
+  }
+  return {false, 0, "no /proc/meminfo MemAvailable"};
 }
 
 }  // namespace moqa::backend

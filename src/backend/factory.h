@@ -1,5 +1,6 @@
 #pragma once
 // Chooses the backend for a run (runtime.device / runtime.threads in the experiment TOML).
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -15,5 +16,14 @@ struct BackendOptions {
 
 // Throws moqa::Error for an unknown device name or a device this build or machine cannot provide.
 std::unique_ptr<Backend> make_backend(const BackendOptions& options);
+
+// The memory the backend make_backend(options) would choose can use, before it is created: for the CPU
+// MemAvailable of /proc/meminfo, for CUDA the free memory of the device local_rank % device_count.
+struct AvailableMemory {
+  bool device = false;  // CUDA device memory
+  uint64_t bytes = 0;   // 0: unknown
+  std::string source;   // "MemAvailable of /proc/meminfo"
+};
+AvailableMemory available_memory(const BackendOptions& options);
 
 }  // namespace moqa::backend
