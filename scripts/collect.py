@@ -3,18 +3,26 @@
 table: Markdown on stdout (or --markdown FILE) and CSV (--csv FILE).
 
 Every argument is a results.json file or a folder searched recursively for them. One row per evaluated
-model of each run: the full-precision baseline ("FP") and the quantized model, with the run (the sweep
-suffix, else the experiment name), the sweep assignments, the method, the average bits (routed experts
-only and all linear weights), the perplexity of every perplexity set, their averages over the known and
-novel distributions and overall, the accuracy (acc, or acc_norm with --acc-norm) of every zero-shot
-task and its average, and the run's wall time. A sweep evaluates the same baseline in every run: FP rows
-equal to an earlier FP row of the same model are dropped (--all-baselines keeps them).
+model of each run: the full-precision baseline ("FP") and the quantized model, with the model (when the
+runs span several), the run (the sweep suffix, else the experiment name), the sweep assignments, the method,
+the average code bits (routed experts only and all linear weights) and the stored bits (with f16 scales,
+zero points and cached full-precision channels), the perplexity of every perplexity set (its header names
+the distribution and the protocol), their averages over the known and novel distributions and overall,
+the accuracy (acc, or acc_norm with --acc-norm) of every zero-shot task and its average, and the run's
+wall time. A sweep evaluates the same baseline in every run: FP rows equal to an earlier FP row of the
+same model are dropped (--all-baselines keeps them).
+
+Seeds: rows of runs that differ only in experiment.seed (same model, experiment, run and method; e.g. the
+folders scripts/seeds.sh writes) are merged into one row showing mean ± sd over the seeds (sample standard
+deviation, n - 1) and a `seeds` column with the seeds; the CSV then has a `<column>:sd` column after every
+numeric column. --per-seed keeps one row per seed instead (with a `seed` column).
 
 The format of results.json is documented in docs/FORMATS.md ("results.json and results.md").
 Standard library only.
 
 Examples:
   scripts/collect.py results/allocation_methods
+  scripts/collect.py results/seeds/table1_perplexity          # mean ± sd over seeds, one block per model
   scripts/collect.py results/allocation_methods --csv table.csv --markdown table.md
 """
 import argparse
@@ -23,6 +31,7 @@ import io
 import json
 import math
 import os
+import statistics
 import sys
 
 SUPPORTED_VERSION = 1
@@ -59,9 +68,10 @@ def load(path):
 
 
 def order(summary):
-    """Runs of one sweep in index order, experiments by name."""
+    """Models and experiments by name, the runs of one sweep in index order, seeds in order."""
     sweep = summary.get("sweep") or {}
-    return (summary["experiment"]["name"], sweep.get("index", -1), summary["_path"])
+    return (summary["model"]["path"], summary["experiment"]["name"], sweep.get("index", -1),
+            summary["experiment"].get("seed", 0), summary["_path"])
 
 
 def run_name(summary):
@@ -77,8 +87,14 @@ def datasets(summaries, kind):
     for s in summaries:
         for d in s["datasets"]:
             if d["kind"] == kind and d["name"] not in seen:
-                seen[d["name"]] = d["distribution"]
-    return [n for n in seen if seen[n] == "known"] + [n for n in seen if seen[n] != "known"], seen
+                # The header names the distribution and, for perplexity, the protocol (windows, gptq-...).
+                seen[d["name"]] = d["distribution"] + (f", {d['protocol']}" if d.get("protocol") else "")
+    known = [n for n in seen if seen[n].split(",")[0] == "known"]
+    return known + [n for n in seen if n not in known], seen
+
+
+def model_name(summary):
+    return os.path.basename(os.path.normpath(summary["model"]["path"]))
 
 
 def rows(summaries, acc_field="acc", all_baselines=False):
@@ -90,7 +106,9 @@ def rows(summaries, acc_field="acc", all_baselines=False):
         for k in (s.get("sweep") or {}).get("assignments", {}):
             if k not in keys:
                 keys.append(k)
-    columns = ["run", "experiment"] + keys + ["method", "bits_experts", "bits_all_linear"]
+    several_models = len({s["model"]["path"] for s in summaries}) > 1
+    columns = (["model"] if several_models else []) + ["run", "experiment"] + keys
+    columns += ["method", "bits_experts", "bits_all_linear", "stored_bits_experts", "stored_bits_all_linear"]
     columns += [f"ppl:{n}" for n in ppl_sets]
     if ppl_sets:
         columns += ["ppl:avg_known", "ppl:avg_novel", "ppl:avg"]
@@ -111,13 +129,18 @@ def rows(summaries, acc_field="acc", all_baselines=False):
                 if signature in baselines:
                     continue
                 baselines.append(signature)
-            row = {"run": run_name(s),
+            row = {"model": model_name(s),
+                   "run": run_name(s),
                    "experiment": s["experiment"]["name"],
                    "method": m["method"],
                    "bits_experts": m["bits_experts"],
                    "bits_all_linear": m["bits_all_linear"],
+                   "stored_bits_experts": m.get("stored_bits_experts", m["bits_experts"]),
+                   "stored_bits_all_linear": m.get("stored_bits_all_linear", m["bits_all_linear"]),
                    "wall_time_s": s.get("wall_time_s"),
-                   "path": os.path.dirname(s["_path"])}
+                   "path": os.path.dirname(s["_path"]),
+                   "_model_path": s["model"]["path"],
+                   "_seed": s["experiment"].get("seed")}
             for k in keys:
                 row[k] = assignments.get(k, "") if m["model"] != "fp" else ""
             for n in ppl_sets:
@@ -138,6 +161,40 @@ def rows(summaries, acc_field="acc", all_baselines=False):
     return out, columns, groups
 
 
+def merge_seeds(table, columns):
+    """Rows that differ only in their seed become one row: numeric cells are (mean, sd) pairs, the others must
+    agree. Returns the merged table (in first-seen order) and the columns with "seeds" after "method"."""
+    merged = {}
+    for row in table:
+        key = (row["_model_path"], row["experiment"], row["run"], row["method"],
+               json.dumps({c: row.get(c) for c in columns if c not in SEED_VARYING and not numeric_column(c)},
+                          sort_keys=True, default=str))
+        merged.setdefault(key, []).append(row)
+    out = []
+    for group in merged.values():
+        row = dict(group[0])
+        seeds = [r["_seed"] for r in group]
+        row["seeds"] = ",".join(str(x) for x in seeds) if len(group) > 1 else str(seeds[0])
+        row["_n"] = len(group)
+        for c in columns:
+            if not numeric_column(c):
+                continue
+            values = [r.get(c) for r in group]
+            if len(group) > 1 and all(is_number(v) for v in values):
+                row[c] = (statistics.fmean(values), statistics.stdev(values))
+        out.append(row)
+    i = columns.index("method") + 1
+    return out, columns[:i] + ["seeds"] + columns[i:]
+
+
+# Columns that may differ between the seeds of one cell.
+SEED_VARYING = ("path", "wall_time_s")
+
+
+def numeric_column(column):
+    return column.startswith(("bits", "stored_bits", "ppl:", "acc", "wall"))
+
+
 def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -152,6 +209,8 @@ def plain(value):
 
 
 def format_cell(column, value):
+    if isinstance(value, tuple):  # (mean, sd) over seeds
+        return f"{format_cell(column, value[0])} ± {format_cell(column, value[1])}"
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -160,7 +219,7 @@ def format_cell(column, value):
         return str(value) if not isinstance(value, (dict, list)) else json.dumps(value)
     if column.startswith(("acc:", "acc_norm:")):
         return f"{100 * value:.2f}"
-    if column.startswith("bits"):
+    if column.startswith(("bits", "stored_bits")):
         return f"{value:.3f}"
     if column == "wall_time_s":
         return f"{value:.1f}"
@@ -178,7 +237,7 @@ def header_cell(column, groups):
 
 def markdown(table, columns, groups):
     shown = [c for c in columns if c not in ("path", "experiment")]
-    numeric = [c.startswith(("bits", "ppl:", "acc", "wall")) for c in shown]
+    numeric = [numeric_column(c) for c in shown]
     lines = ["| " + " | ".join(header_cell(c, groups) for c in shown) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for row in table:
@@ -189,9 +248,21 @@ def markdown(table, columns, groups):
 def to_csv(table, columns):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    with_sd = [c for c in columns if any(isinstance(row.get(c), tuple) for row in table)]
+    header = []
+    for c in columns:
+        header += [c, f"{c}:sd"] if c in with_sd else [c]
+    writer.writerow(header)
     for row in table:
-        writer.writerow(["" if row.get(c) is None else plain(row[c]) for c in columns])
+        cells = []
+        for c in columns:
+            v = row.get(c)
+            if c in with_sd:
+                mean, sd = v if isinstance(v, tuple) else (v, None)
+                cells += ["" if mean is None else plain(mean), "" if sd is None else plain(sd)]
+            else:
+                cells.append("" if v is None else plain(v))
+        writer.writerow(cells)
     return buffer.getvalue()
 
 
@@ -216,6 +287,8 @@ def main(argv=None):
     parser.add_argument("--markdown", help="write the Markdown table to this file instead of stdout")
     parser.add_argument("--acc-norm", action="store_true", help="report acc_norm instead of acc for zero-shot tasks")
     parser.add_argument("--all-baselines", action="store_true", help="keep every run's FP row")
+    parser.add_argument("--per-seed", action="store_true",
+                        help="one row per seed instead of mean ± sd over runs that differ only in experiment.seed")
     args = parser.parse_args(argv)
 
     files = find_results(args.paths)
@@ -223,6 +296,13 @@ def main(argv=None):
         sys.exit("collect: no results.json found under " + ", ".join(args.paths))
     summaries = sorted((load(f) for f in files), key=order)
     table, columns, groups = rows(summaries, "acc_norm" if args.acc_norm else "acc", args.all_baselines)
+    if args.per_seed:
+        for row in table:
+            row["seed"] = row["_seed"]
+        i = columns.index("method") + 1
+        columns = columns[:i] + ["seed"] + columns[i:]
+    elif len({row["_seed"] for row in table}) > 1:
+        table, columns = merge_seeds(table, columns)
     text = markdown(table, columns, groups)
     if args.markdown:
         write_atomic(args.markdown, text)

@@ -135,5 +135,25 @@ TEST(Experiments, RealModelExperimentsFailOnlyOnMissingPathsAndValidateOnceTheyE
   }
 }
 
+// experiments/sweeps/: the free-parameter sweeps (table1's setting, one parameter each) validate and list.
+TEST(Experiments, SweepsPassDryRun) {
+  MOQA_REQUIRE_ASSET(test::assets_dir() / "trained" / "mixtral-tiny" / "config.json");
+  const std::vector<fs::path> files = tomls(test::source_dir() / "experiments" / "sweeps");
+  std::set<std::string> found;
+  for (const fs::path& f : files) found.insert(f.filename().string());
+  EXPECT_EQ(found, (std::set<std::string>{"calibration_windows.toml", "channel_fraction.toml", "fuzzifier.toml",
+                                          "overlap_margin.toml"}));
+  for (const fs::path& toml : files) {
+    SCOPED_TRACE(toml.string());
+    const auto run =
+        test::run_command(shell_quoted(test::pipeline_exe()) + " " + shell_quoted(toml) + " --dry-run --ranks 2");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    const auto list =
+        test::run_command(shell_quoted(test::pipeline_exe()) + " sweep " + shell_quoted(toml) + " --list");
+    EXPECT_EQ(list.exit_code, 0) << list.output;
+    EXPECT_THAT(list.output, HasSubstr(" runs of "));
+  }
+}
+
 }  // namespace
 }  // namespace moqa::config

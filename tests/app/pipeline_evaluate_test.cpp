@@ -329,7 +329,8 @@ void expect_collect_table(const Sweep& sweep) {
   // One FP row (the same baseline in both runs), then the runs in sweep order.
   EXPECT_THAT(run.output, HasSubstr("collect: 2 results.json, 3 rows"));
   EXPECT_THAT(run.output, HasSubstr("| run | allocation.method | method | bits_experts | bits_all_linear | "
-                                    "ppl wiki (known) | ppl shakespeare (known) | ppl code (novel) |"));
+                                    "stored_bits_experts | stored_bits_all_linear | ppl wiki (known, windows) | "
+                                    "ppl shakespeare (known, windows) | ppl code (novel, windows) |"));
   const json b = sweep.summary("budgeted")["models"][1];
   EXPECT_THAT(run.output, HasSubstr("| method-budgeted | budgeted | budgeted/rtn | 3.000 | "));
   EXPECT_THAT(run.output, HasSubstr(cell(b["perplexity"]["wiki"]["ppl"].get<double>(), 2, " |")));
@@ -338,7 +339,8 @@ void expect_collect_table(const Sweep& sweep) {
   std::istringstream in(table);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 4u) << table;
-  EXPECT_THAT(lines[0], HasSubstr("run,experiment,allocation.method,method,bits_experts,bits_all_linear,ppl:wiki,"));
+  EXPECT_THAT(lines[0], HasSubstr("run,experiment,allocation.method,method,bits_experts,bits_all_linear,"
+                                  "stored_bits_experts,stored_bits_all_linear,ppl:wiki,"));
   EXPECT_THAT(lines[1], HasSubstr(",FP,16.0,16.0,"));
   EXPECT_THAT(lines[2], HasSubstr("method-uniform,allocation-e2e,uniform,uniform/rtn,3.0,"));
   EXPECT_THAT(lines[3], HasSubstr("method-budgeted,allocation-e2e,budgeted,budgeted/rtn,3.0,"));
