@@ -174,7 +174,9 @@ std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& worl
     reference = quant::QuantSpec{.bits = options.sensitivity_bits, .group_size = world.sensitivity_group_size,
                                  .symmetric = world.sensitivity_symmetric};
 
-  Progress progress("calibrate", config.num_layers, "layers", world.progress, world.progress_interval_s);
+  std::string label = "calibrate";
+  for (size_t d = 0; d < passes.size(); ++d) label += cat(d ? ", " : " ", passes[d].out.name);
+  Progress progress(label, config.num_layers, "layers", world.progress, world.progress_interval_s);
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
     const bool moe = config.is_moe_layer(layer);
     // One accumulator (and observer, which maps a layer to its accumulator) per distribution.

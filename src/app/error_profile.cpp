@@ -30,7 +30,7 @@ ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& ba
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
     if (!config.is_moe_layer(layer)) {
       run_layer_on_batches(model, world.experts, layer, batches, nullptr, /*in_place=*/true);
-      progress.advance(1, batches.tokens);
+      progress.advance(1, layer_tokens(batches.tokens, layer, config.num_layers));
       continue;
     }
     const std::vector<int64_t> mine = world.plan.experts_of(rank, layer);
@@ -61,7 +61,7 @@ ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& ba
         }
       }
     }
-    progress.advance(1, batches.tokens);
+    progress.advance(1, layer_tokens(batches.tokens, layer, config.num_layers));
   }
   progress.finish();
 

@@ -205,14 +205,14 @@ QuantizeReport quantize_sequential(LayerPassWorld& world, CalibrationBatches& ba
   report.tokens = batches.tokens;
   report.expert_loss = zero_losses(plan, experts);
   const QuantTarget* lm_head = plan.find(TensorKind::lm_head);
-  Progress progress("quantize", config.num_layers + (lm_head ? 1 : 0), "layers", world.progress,
-                    world.progress_interval_s);
+  const int64_t units = config.num_layers + (lm_head ? 1 : 0);
+  Progress progress("quantize", units, "layers", world.progress, world.progress_interval_s);
 
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
     const std::vector<size_t> targets = plan.targets_of_layer(layer);
     if (targets.empty()) {  // nothing quantized here (e.g. a dense layer kept in full precision): pass through
       run_layer_on_batches(model, world.experts, layer, batches, nullptr, /*in_place=*/true);
-      progress.advance(1, batches.tokens);
+      progress.advance(1, layer_tokens(batches.tokens, layer, units));
       continue;
     }
     const std::vector<std::vector<size_t>> steps =
@@ -222,7 +222,7 @@ QuantizeReport quantize_sequential(LayerPassWorld& world, CalibrationBatches& ba
 
     // 3. The quantized layer's outputs are the next layer's inputs.
     run_layer_on_batches(model, world.experts, layer, batches, nullptr, /*in_place=*/true);
-    progress.advance(1, static_cast<int64_t>(steps.size() + 1) * batches.tokens);
+    progress.advance(1, layer_tokens(batches.tokens, layer, units));  // whole-model tokens (core/progress.h)
   }
 
   if (lm_head != nullptr) {
@@ -243,7 +243,7 @@ QuantizeReport quantize_sequential(LayerPassWorld& world, CalibrationBatches& ba
       quantized = std::move(q.matrix);
     }
     publish(*lm_head, std::move(quantized), nullptr, channels, store, nullptr, rank, world.comm);
-    progress.advance(1, batches.tokens);
+    progress.advance(1, layer_tokens(batches.tokens, config.num_layers, units));
   }
   progress.finish();
   return finish_report(std::move(report), plan, experts, world.comm);

@@ -67,7 +67,7 @@ TEST_F(AnalysisPipeline, RunsAndReportsProgress) {
   ASSERT_EQ(run_.exit_code, 0) << run_.output;
   // One layer-major pass over both distributions: progress counts layers.
   const ModelConfig config = load_hf_config(test::data_dir() / "arch" / "mixtral" / "config.json");
-  EXPECT_NE(run_.output.find("[moqa] calibrate: done, " + std::to_string(config.num_layers) + " layers"),
+  EXPECT_NE(run_.output.find("[moqa] calibrate prose, code: done, " + std::to_string(config.num_layers) + " layers"),
             std::string::npos)
       << run_.output;
   EXPECT_NE(run_.output.find("calibrate prose: 6 windows x 32 tokens"), std::string::npos) << run_.output;

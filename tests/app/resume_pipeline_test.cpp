@@ -102,6 +102,7 @@ path = "code.txt"
 distribution = "novel"
 seq_len = 24
 max_tokens = 480
+profile = "transductive"
 
 [[evaluation]]
 name = "prose"
@@ -284,7 +285,7 @@ class Resume : public ::testing::Test {
     ASSERT_EQ(result.exit_code, 0) << result.output;
     EXPECT_THAT(result.output, HasSubstr("calibrate: not reusing earlier statistics (runtime.resume): " + why))
         << result.output;
-    EXPECT_THAT(result.output, HasSubstr("[moqa] calibrate prose: done")) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("[moqa] calibrate prose, lists: done")) << result.output;
     EXPECT_EQ(io::H5Reader::open(kept(name)).attribute_int64("/analysis", "reused"), 0);
   }
 
