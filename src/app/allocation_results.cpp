@@ -113,6 +113,11 @@ void write_channel_plan(io::H5Writer& file, const ChannelAdjustmentPlan& plan, c
     file.set_attribute(d, "stored_expert_mean_bits", n.stored_expert_mean_bits);
     file.set_attribute(d, "stored_all_linear_mean_bits", n.stored_all_linear_mean_bits);
     file.set_attribute(d, "baseline_expert_mean_bits", baseline.report.expert_mean_bits);
+    file.set_attribute(d, "profile", n.profile);
+    file.set_attribute(d, "profile_source", n.profile_source);
+    file.set_attribute(d, "profile_token_begin", n.profile_token_begin);
+    file.set_attribute(d, "profile_token_end", n.profile_token_end);
+    file.set_attribute(d, "scored_from_token", n.scored_from_token);
     file.set_attribute(d, "windows", n.windows);
     file.set_attribute(d, "tokens", n.tokens);
     file.set_attribute(d, "changed_experts", static_cast<int64_t>(n.changes.size()));

@@ -14,6 +14,11 @@ std::string channel_plan_to_json(const ChannelAdjustmentPlan& plan) {
     json changes = json::array();
     for (const allocate::BitChange& c : n.changes) changes.push_back({c.layer, c.expert, c.old_bits, c.new_bits});
     novel.push_back({{"name", n.name},
+                     {"profile", n.profile},
+                     {"profile_source", n.profile_source},
+                     {"profile_token_begin", n.profile_token_begin},
+                     {"profile_token_end", n.profile_token_end},
+                     {"scored_from_token", n.scored_from_token},
                      {"bits", n.bits},
                      {"changes", changes},
                      {"expert_mean_bits", n.expert_mean_bits},
@@ -47,6 +52,11 @@ ChannelAdjustmentPlan channel_plan_from_json(std::string_view text) {
     for (const json& n : j.at("novel")) {
       NovelAllocation a;
       a.name = n.at("name").get<std::string>();
+      a.profile = n.at("profile").get<std::string>();
+      a.profile_source = n.at("profile_source").get<std::string>();
+      a.profile_token_begin = n.at("profile_token_begin").get<int64_t>();
+      a.profile_token_end = n.at("profile_token_end").get<int64_t>();
+      a.scored_from_token = n.at("scored_from_token").get<int64_t>();
       a.bits = n.at("bits").get<allocate::BitMatrix>();
       for (const json& c : n.at("changes"))
         a.changes.push_back({.layer = c.at(0).get<int>(),

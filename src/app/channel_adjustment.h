@@ -29,6 +29,14 @@ namespace moqa::app {
 // One novel distribution's re-allocation.
 struct NovelAllocation {
   std::string name;                          // the [[evaluation]] set that was profiled
+  // The text it was profiled on (app/novel_profile.h): the mode's TOML name, the file, and the token range
+  // [profile_token_begin, profile_token_end) of that file's stream; the set's scored windows start at
+  // scored_from_token of its own stream (> 0 only with leading_slice).
+  std::string profile;
+  std::string profile_source;
+  int64_t profile_token_begin = 0;
+  int64_t profile_token_end = 0;
+  int64_t scored_from_token = 0;
   allocate::BitMatrix bits;                  // [MoE layer][expert]
   std::vector<allocate::BitChange> changes;  // against the baseline; BitChange::layer is the MoE index
   double expert_mean_bits = 0.0;             // of the re-allocation's widths

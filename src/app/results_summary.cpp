@@ -98,6 +98,20 @@ json allocation_json(const config::Experiment& e, const std::optional<allocate::
   if (channels) {
     out["stored_bits_experts"] = number(channels->stored_expert_mean_bits);
     out["stored_bits_all_linear"] = number(channels->stored_all_linear_mean_bits);
+    // Each novel re-allocation with the text it was profiled on (app/novel_profile.h).
+    json novel = json::array();
+    for (const NovelAllocation& n : channels->novel)
+      novel.push_back({{"name", n.name},
+                       {"profile", n.profile},
+                       {"profile_source", n.profile_source},
+                       {"profile_tokens", {n.profile_token_begin, n.profile_token_end}},
+                       {"scored_from_token", n.scored_from_token},
+                       {"windows", n.windows},
+                       {"bits_experts", number(n.expert_mean_bits)},
+                       {"stored_bits_experts", number(n.stored_expert_mean_bits)},
+                       {"stored_bits_all_linear", number(n.stored_all_linear_mean_bits)},
+                       {"changed_experts", n.changes.size()}});
+    out["novel"] = novel;
   }
   return out;
 }
@@ -131,6 +145,12 @@ json dataset_json(const config::EvaluationSet& set) {
     d["seq_len"] = set.seq_len;
     d["stride"] = set.stride;
     d["max_tokens"] = set.max_tokens;
+    d["first_scored_token"] = set.first_scored_token();
+    if (set.distribution == config::Distribution::novel) {
+      d["profile"] = config::name_of(set.profile);
+      if (set.profile == config::NovelProfile::file) d["profile_path"] = set.profile_path.string();
+      if (set.profile != config::NovelProfile::transductive) d["profile_tokens"] = set.profile_tokens;
+    }
   }
   // add_bos as the TOML spells it: "tokenizer", true or false.
   d["add_bos"] = set.add_bos == data::BosPolicy::tokenizer ? json("tokenizer") : json(set.add_bos == data::BosPolicy::always);
@@ -475,6 +495,19 @@ std::string render_markdown(const json& s) {
   if (const json& q = s["quantization"]; !q.is_null() && q["channel_adjustment"].get<bool>())
     out += "\"(ca B b)\": measured on the quantized model with its cached channels adjusted to that novel "
            "distribution, which stores B bits per routed-expert weight.\n";
+  if (const json& a = s["allocation"]; !a.is_null() && a.contains("novel"))
+    for (const json& n : a["novel"]) {
+      const std::string profile = n["profile"].get<std::string>();
+      out += cat("- `", n["name"].get<std::string>(), "` re-allocated from ", n["windows"].get<int64_t>(),
+                 " windows of ", profile, " profile text: tokens [", n["profile_tokens"][0].get<int64_t>(), ", ",
+                 n["profile_tokens"][1].get<int64_t>(), ") of `", n["profile_source"].get<std::string>(), "`",
+                 profile == "transductive" ? " (the scored text itself)"
+                 : profile == "leading_slice"
+                     ? cat(" (no model scores them: windows start at token ", n["scored_from_token"].get<int64_t>(),
+                           ")")
+                     : std::string(" (a file that is not scored)"),
+                 "; ", n["changed_experts"].get<int64_t>(), " experts change width.\n");
+    }
 
   out += "\n## Wall time per stage\n\n" + row({"stage", "wall time"}) + rule(1, 1);
   for (const json& t : s["stages"])

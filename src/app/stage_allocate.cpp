@@ -16,6 +16,7 @@
 #include "app/channel_adjustment.h"
 #include "app/driver.h"
 #include "app/error_profile.h"
+#include "app/novel_profile.h"
 #include "app/quantization_plan.h"
 #include "app/rank_model.h"
 #include "app/stage_calibrate.h"
@@ -52,21 +53,6 @@ std::string fixed(double value, int digits = 3) {
   char text[32];
   std::snprintf(text, sizeof text, "%.*f", digits, value);
   return text;
-}
-
-// The windows a novel distribution is profiled on: as many as the first [[calibration]] set has, of its
-// seq_len, drawn at random offsets (seeded by the experiment seed and the set's name).
-config::CalibrationSet novel_profile_set(const config::Experiment& e, const config::EvaluationSet& set) {
-  config::CalibrationSet c;
-  c.name = "novel/" + set.name;
-  c.path = set.path;
-  c.format = set.format;
-  c.field = set.field;
-  c.samples = e.calibration.front().samples;
-  c.sampling = config::SampleMode::random_offsets;
-  c.seq_len = e.calibration.front().seq_len;
-  c.max_tokens = set.max_tokens;
-  return c;
 }
 
 struct Workspace {
@@ -120,8 +106,8 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     if (!reallocate) break;
     if (set.distribution != config::Distribution::novel || set.kind != config::EvalKind::perplexity) continue;
     RankModel& m = work.model();
-    const analysis::DistributionSample sample =
-        analysis::prepare_distribution(novel_profile_set(e, set), work.tokens(), e.experiment.seed, session.world());
+    const NovelProfileText profile = novel_profile_text(e, set, work.tokens());
+    const analysis::DistributionSample& sample = profile.sample;
     analysis::CalibrationWorld world{.model = *m.model,
                                      .experts = *m.experts,
                                      .comm = session.world(),
@@ -135,6 +121,11 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     if (!root) continue;
     NovelAllocation novel;
     novel.name = set.name;
+    novel.profile = std::string(config::name_of(profile.mode));
+    novel.profile_source = profile.source.string();
+    novel.profile_token_begin = profile.token_begin;
+    novel.profile_token_end = profile.token_end;
+    novel.scored_from_token = profile.scored_from;
     novel.windows = stats.windows;
     novel.tokens = stats.tokens();
     for (const analysis::LayerStatistics& layer : stats.layers) novel.significance.push_back(layer.expert_significance);
@@ -147,8 +138,10 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     const allocate::BitsReport stored = stored_report(&novel);
     novel.stored_expert_mean_bits = stored.expert_mean_bits;
     novel.stored_all_linear_mean_bits = stored.all_linear_mean_bits;
-    context.log << "allocate: novel distribution \"" << set.name << "\" (" << novel.windows
-                << " windows): " << novel.changes.size() << " experts change width, experts "
+    context.log << "allocate: novel distribution \"" << set.name << "\" (" << novel.windows << " windows of "
+                << novel.profile << " profile text, tokens [" << novel.profile_token_begin << ", "
+                << novel.profile_token_end << ") of " << novel.profile_source << "; scored from token "
+                << novel.scored_from_token << "): " << novel.changes.size() << " experts change width, experts "
                 << fixed(novel.expert_mean_bits) << " bits; the adjusted model stores "
                 << fixed(novel.stored_expert_mean_bits) << " bits per expert weight\n";
     plan.novel.push_back(std::move(novel));

@@ -13,6 +13,7 @@
 #include "app/channel_adjustment.h"
 #include "app/driver.h"
 #include "app/metrics.h"
+#include "app/novel_profile.h"
 #include "app/rank_model.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -84,14 +85,10 @@ PreparedSet prepare_set(const config::Experiment& e, size_t index, const Tokeniz
   p.set = &e.evaluation[index];
   const config::EvaluationSet& set = *p.set;
   if (set.kind == config::EvalKind::perplexity) {
-    const data::CorpusSource source{
-        .path = set.path,
-        .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
-        .jsonl_field = set.field};
-    const data::PerplexityStreamOptions options{.seq_len = set.seq_len,
-                                                .stride = set.stride,
-                                                .keep_partial_last = set.keep_partial_last,
-                                                .tokenize = {.bos = set.add_bos, .max_tokens = set.max_tokens}};
+    // With profile = "leading_slice" the windows start after the tokens a novel set is profiled on, for
+    // every model, whether or not this run profiles it (app/novel_profile.h).
+    const data::CorpusSource source = evaluation_source(set, set.path);
+    const data::PerplexityStreamOptions options = scored_stream_options(set);
     data::PerplexityStream stream = data::load_perplexity_stream(tokenizer, source, set.protocol, options);
     p.shortfall = data::protocol_shortfall(stream, options);
     p.documents = stream.documents;
@@ -100,6 +97,8 @@ PreparedSet prepare_set(const config::Experiment& e, size_t index, const Tokeniz
     p.windows = std::move(stream.windows);
     MOQA_CHECK(!p.windows.empty(), "evaluation \"", set.name, "\": ", set.path.string(), " gives ", p.tokens.size(),
                " tokens, fewer than one window of seq_len = ", set.seq_len,
+               set.first_scored_token() > 0 ? cat(" after the first profile_tokens = ", set.first_scored_token())
+                                            : std::string(),
                set.keep_partial_last ? "" : " (set keep_partial_last = true to score a shorter window)");
     p.share = data::shard_range(static_cast<int64_t>(p.windows.size()), session.rank(), session.size());
   } else {
@@ -242,6 +241,7 @@ void write_metrics(io::H5Writer& w, const DatasetEvaluation& d, const config::Ev
     if (!d.shortfall.empty()) w.set_attribute(g, "shortfall", d.shortfall);
     w.set_attribute(g, "stride", set.stride);
     w.set_attribute(g, "max_tokens", set.max_tokens);
+    w.set_attribute(g, "first_scored_token", set.first_scored_token());
     w.set_attribute(g, "keep_partial_last", static_cast<int64_t>(set.keep_partial_last ? 1 : 0));
     w.write_scalar(g + "/ppl", r->perplexity());
     w.write_scalar(g + "/nll", r->mean_nll());

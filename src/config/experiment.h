@@ -47,6 +47,11 @@ enum class ChannelAdjustment { off, cache_only, reallocate };
 enum class WeightGroup { experts, shared_experts, attention, router, dense_layers, embeddings, lm_head };
 enum class EvalKind { perplexity, zero_shot };
 enum class Distribution { known, novel };
+// [[evaluation]] profile (docs/ALLOCATION.md, "Profiling a novel distribution"): the text a novel perplexity set
+// is profiled on when quantization.channel_adjustment = "reallocate". file: another file of the same
+// distribution (profile_path); leading_slice: the first profile_tokens tokens of the scored stream, which then
+// no model scores; transductive: random windows of the scored text itself (the behaviour before the choice).
+enum class NovelProfile { transductive, file, leading_slice };
 enum class Device { automatic, cpu, cuda };
 
 // TOML spelling of each enumerator, indexed by the enumerator's value.
@@ -77,6 +82,7 @@ MOQA_ENUM_NAMES(WeightGroup, "experts", "shared_experts", "attention", "router",
                 "lm_head");
 MOQA_ENUM_NAMES(EvalKind, "perplexity", "zero_shot");
 MOQA_ENUM_NAMES(Distribution, "known", "novel");
+MOQA_ENUM_NAMES(NovelProfile, "transductive", "file", "leading_slice");
 MOQA_ENUM_NAMES(quant::ScaleDtype, "f16", "f32");
 MOQA_ENUM_NAMES(Device, "auto", "cpu", "cuda");
 #undef MOQA_ENUM_NAMES
@@ -237,6 +243,16 @@ struct EvaluationSet {
   // post-processor decides), true (always one BOS) or false (no special tokens); data/bos_policy.h.
   data::BosPolicy add_bos = data::BosPolicy::tokenizer;
   bool baseline = true;                  // also evaluate the full-precision model (when a quantized one exists)
+  // novel perplexity sets: what a re-allocating run profiles the distribution on. Default: file when
+  // profile_path is set, else transductive unless the run re-allocates (then the key is required).
+  NovelProfile profile = NovelProfile::transductive;
+  std::filesystem::path profile_path;    // profile = "file": same format and field as path; empty (TOML "none")
+  // file / leading_slice: the profile text is tokens [0, profile_tokens) of its source; file: 0 = the whole
+  // file; leading_slice: default samples x seq_len of the first [[calibration]] set.
+  int64_t profile_tokens = 0;
+  // The first token of the scored stream a perplexity window may start at: profile_tokens with
+  // leading_slice (the slice is never scored, by any model), else 0.
+  int64_t first_scored_token() const { return profile == NovelProfile::leading_slice ? profile_tokens : 0; }
   bool operator==(const EvaluationSet&) const = default;
 };
 

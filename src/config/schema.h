@@ -156,6 +156,9 @@ void visit(V& v, EvaluationSet& s) {
   v("limit", s.limit, Rule{.min = 0});
   v("add_bos", s.add_bos, Rule{});
   v("baseline", s.baseline, Rule{});
+  v("profile", s.profile, Rule{});
+  v("profile_path", s.profile_path, Rule{.path = PathKind::file, .empty_path_literal = "none"});
+  v("profile_tokens", s.profile_tokens, Rule{.min = 0});
 }
 
 template <class V>

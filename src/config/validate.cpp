@@ -185,6 +185,74 @@ void check_protocol(const EvaluationSet& set, const std::string& prefix, ReadCon
                       "\"jsonl\": the protocol joins the first 1,100 C4 documents, one JSON record each"));
 }
 
+// [[evaluation]] profile, profile_path, profile_tokens (docs/ALLOCATION.md, "Profiling a novel distribution"):
+// only novel perplexity sets are profiled (their default values, which the resolved print carries, are
+// accepted on any set). Unset, profile is "file" with a profile_path; a re-allocating run without either is
+// an error rather than a silent transductive profile or a silently shortened scored text.
+void resolve_profile(const Experiment& e, EvaluationSet& set, const std::string& prefix, ReadContext& context) {
+  const std::string profile_key = prefix + "profile", path_key = prefix + "profile_path",
+                    tokens_key = prefix + "profile_tokens";
+  for (const std::string& key : {profile_key, path_key, tokens_key, prefix + "kind", prefix + "distribution"})
+    if (!context.valid(key)) return;
+  const bool has_path = !set.profile_path.empty();
+  if (set.kind != EvalKind::perplexity || set.distribution != Distribution::novel) {
+    const std::string which = set.kind != EvalKind::perplexity ? std::string("kind = \"zero_shot\"")
+                                                                : std::string("distribution = \"known\"");
+    const auto refuse = [&](const std::string& key, const std::string& found) {
+      context.error(context.where(key), key,
+                    cat("found ", found, " with ", which,
+                        ", expected no such key (only novel perplexity sets are profiled for a re-allocation)"));
+    };
+    if (set.profile != NovelProfile::transductive) refuse(profile_key, cat("\"", name_of(set.profile), "\""));
+    if (has_path) refuse(path_key, "a file");
+    if (set.profile_tokens != 0) refuse(tokens_key, cat(set.profile_tokens));
+    return;
+  }
+  const bool given = context.present(profile_key);
+  if (!given) set.profile = has_path ? NovelProfile::file : NovelProfile::transductive;
+  const bool reallocates = e.quantization.channel_adjustment == ChannelAdjustment::reallocate &&
+                           e.has_stage(Stage::allocate) && context.valid("quantization.channel_adjustment");
+  if (!given && !has_path && reallocates) {
+    context.error(context.where(prefix.substr(0, prefix.size() - 1)), profile_key,
+                  "missing, expected profile_path = another file of this distribution (e.g. its training split), "
+                  "profile = \"leading_slice\" (its first profile_tokens tokens, which are then not scored) or "
+                  "profile = \"transductive\" (windows of the scored text itself), because "
+                  "quantization.channel_adjustment = \"reallocate\" profiles this novel set");
+    return;
+  }
+  const std::string mode = cat("profile = \"", name_of(set.profile), "\"");
+  if (set.profile == NovelProfile::file && !has_path)
+    context.error(context.where(profile_key), path_key,
+                  "missing, expected the path of another file of this distribution because profile = \"file\"");
+  if (set.profile != NovelProfile::file && has_path)
+    context.error(context.where(path_key), path_key,
+                  cat("found a file with ", mode, ", expected profile = \"file\" or no profile_path"));
+  if (set.profile == NovelProfile::transductive && set.profile_tokens != 0)
+    context.error(context.where(tokens_key), tokens_key,
+                  cat("found ", set.profile_tokens, " with ", mode,
+                      ", expected no profile_tokens (the transductive profile reads the scored tokens, max_tokens)"));
+  if (set.profile != NovelProfile::leading_slice) return;
+  if (set.protocol != PerplexityProtocol::windows && context.valid(prefix + "protocol")) {
+    context.error(context.where(profile_key), profile_key,
+                  cat("found \"leading_slice\" with protocol = \"", name_of(set.protocol),
+                      "\", expected profile = \"file\" or protocol = \"windows\" (the GPTQ protocols fix the scored "
+                      "tokens, so none can be set aside)"));
+    return;
+  }
+  if (e.calibration.empty()) return;  // nothing is profiled without calibration sets (reported elsewhere)
+  const CalibrationSet& windows = e.calibration.front();
+  if (!context.present(tokens_key)) set.profile_tokens = windows.samples * windows.seq_len;
+  const std::string where = context.present(tokens_key) ? tokens_key : profile_key;
+  if (set.profile_tokens < windows.seq_len)
+    context.error(context.where(where), tokens_key,
+                  cat("found ", set.profile_tokens, ", expected at least seq_len = ", windows.seq_len,
+                      " of the first [[calibration]] set (the profile windows' length)"));
+  else if (set.max_tokens > 0 && set.profile_tokens > set.max_tokens - set.seq_len)
+    context.error(context.where(where), tokens_key,
+                  cat("found ", set.profile_tokens, " with max_tokens = ", set.max_tokens, ", expected at most ",
+                      set.max_tokens - set.seq_len, " (max_tokens - seq_len: one scored window must remain)"));
+}
+
 void resolve_evaluation(Experiment& e, ReadContext& context) {
   for (size_t i = 0; i < e.evaluation.size(); ++i) {
     auto& set = e.evaluation[i];
@@ -220,6 +288,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
                                      [&](const CalibrationSet& c) { return c.path == set.path; });
       set.distribution = known ? Distribution::known : Distribution::novel;
     }
+    resolve_profile(e, set, prefix, context);
   }
   check_unique_names(e.evaluation, "evaluation", context);
 }

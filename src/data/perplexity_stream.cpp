@@ -63,9 +63,14 @@ PerplexityStream load_perplexity_stream(const Tokenizer& tokenizer, const Corpus
   }
   out.tokens = tokenize_source(tokenizer, source, text, tokenize);
   const auto tokens = static_cast<int64_t>(out.tokens.size());
+  MOQA_CHECK(options.first_token >= 0 && (options.first_token == 0 || protocol == PerplexityProtocol::windows),
+             "perplexity windows may start after token 0 only under the \"windows\" protocol, got first_token = ",
+             options.first_token);
   if (protocol == PerplexityProtocol::windows) {
     const int64_t stride = options.stride == 0 ? options.seq_len : options.stride;
-    out.windows = perplexity_windows(tokens, options.seq_len, stride, options.keep_partial_last);
+    const int64_t first = std::min(options.first_token, tokens);
+    out.windows = perplexity_windows(tokens - first, options.seq_len, stride, options.keep_partial_last);
+    for (EvalWindow& w : out.windows) w.begin += first;
   } else {
     out.windows = perplexity_windows(tokens, options.seq_len, options.seq_len, false);
   }

@@ -28,6 +28,9 @@ struct PerplexityStreamOptions {
   int64_t stride = 0;              // windows protocol; 0 = seq_len
   bool keep_partial_last = false;  // windows protocol
   TokenizeOptions tokenize;        // max_tokens: a further cap (0: none)
+  // windows protocol: windows start at this token (the tokens before it are set aside, e.g. to profile a
+  // novel distribution on, and no window reads them); the gptq protocols need 0.
+  int64_t first_token = 0;
 };
 
 struct PerplexityStream {

@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "allocate/reallocate.h"
+#include "allocate/splitmix64.h"
 #include "allocate_test_util.h"
 #include "core/error.h"
 
@@ -95,6 +97,61 @@ TEST(AllocateChannelPlan, PlanCoversEveryExpertAndNamesTheFailingOne) {
     FAIL() << "expected moqa::Error";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("MoE layer 0 expert 1"), std::string::npos) << error.what();
+  }
+}
+
+// plan_dynamic_channels against an independent computation on pseudo-random S_ch (3 distributions, 2 layers
+// x 3 experts, 37 channels): normalise each distribution's row to sum 1, take the population variance (or the
+// range) of each channel over the distributions in double, sort by (change descending, index ascending) and
+// keep ceil(fraction x channels), here ceil(0.1 x 37) = 4, reported ascending.
+TEST(AllocateChannelPlan, PlanEqualsAnIndependentComputationOnRandomSignificance) {
+  constexpr int64_t kDatasets = 3, kChannels = 37;
+  SplitMix64 random{.state = 11};
+  std::vector<std::vector<Tensor>> s(2, std::vector<Tensor>(3));
+  for (auto& layer : s)
+    for (Tensor& expert : layer) {
+      expert = Tensor({kDatasets, kChannels});
+      for (float& v : expert.data) v = static_cast<float>(random.next_unit() * random.next_unit() * 5.0);
+    }
+  for (const ChannelChangeMeasure measure : {ChannelChangeMeasure::variance, ChannelChangeMeasure::range}) {
+    SCOPED_TRACE(to_string(measure));
+    const ChannelPlanOptions options{.fraction = 0.1, .measure = measure};
+    const auto plan = plan_dynamic_channels(s, options);
+    ASSERT_EQ(plan.size(), s.size());
+    for (size_t l = 0; l < s.size(); ++l) {
+      ASSERT_EQ(plan[l].size(), s[l].size());
+      for (size_t x = 0; x < s[l].size(); ++x) {
+        const Tensor& t = s[l][x];
+        std::vector<double> change(kChannels);
+        for (int64_t c = 0; c < kChannels; ++c) {
+          std::vector<double> v(kDatasets);
+          for (int64_t d = 0; d < kDatasets; ++d) {
+            double row = 0.0;
+            for (int64_t k = 0; k < kChannels; ++k) row += t.data[static_cast<size_t>(d * kChannels + k)];
+            v[static_cast<size_t>(d)] = t.data[static_cast<size_t>(d * kChannels + c)] / row;
+          }
+          if (measure == ChannelChangeMeasure::range) {
+            change[static_cast<size_t>(c)] = *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
+          } else {
+            const double mean = (v[0] + v[1] + v[2]) / 3.0;
+            change[static_cast<size_t>(c)] =
+                ((v[0] - mean) * (v[0] - mean) + (v[1] - mean) * (v[1] - mean) + (v[2] - mean) * (v[2] - mean)) / 3.0;
+          }
+        }
+        std::vector<int64_t> order(kChannels);
+        for (int64_t c = 0; c < kChannels; ++c) order[static_cast<size_t>(c)] = c;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+          return change[static_cast<size_t>(a)] > change[static_cast<size_t>(b)];
+        });
+        std::vector<int64_t> expected(order.begin(), order.begin() + 4);  // ceil(0.1 x 37) = 4
+        std::sort(expected.begin(), expected.end());
+        EXPECT_EQ(plan[l][x].channels, expected) << "layer " << l << " expert " << x;
+        ASSERT_EQ(plan[l][x].change.size(), expected.size());
+        for (size_t i = 0; i < expected.size(); ++i)
+          EXPECT_NEAR(plan[l][x].change[i], change[static_cast<size_t>(expected[i])],
+                      1e-6 * change[static_cast<size_t>(expected[i])] + 1e-12);
+      }
+    }
   }
 }
 

@@ -38,8 +38,9 @@ TEST(Experiments, SmallExperimentsPassDryRun) {
   MOQA_REQUIRE_ASSET(test::assets_dir() / "trained" / "mixtral-tiny" / "config.json");
   MOQA_REQUIRE_ASSET(test::assets_dir() / "trained" / "corpus_xz" / "wiki.train.txt.xz");
   const std::vector<fs::path> files = tomls(test::source_dir() / "experiments");
-  const std::set<std::string> expected{"ablation_stages.toml", "allocation_methods.toml", "quickstart.toml",
-                                       "table1_perplexity.toml", "table2_zeroshot.toml", "table3_ablation.toml"};
+  const std::set<std::string> expected{"ablation_stages.toml",   "allocation_methods.toml", "quantize_everything.toml",
+                                       "quickstart.toml",        "table1_perplexity.toml",  "table2_zeroshot.toml",
+                                       "table3_ablation.toml"};
   std::set<std::string> found;
   for (const fs::path& f : files) found.insert(f.filename().string());
   EXPECT_EQ(found, expected);

@@ -53,7 +53,8 @@ fs::path write_experiment(const fs::path& dir, const std::string& name, const st
       << "[allocation]\n"
       << allocation << "\n\n[quantization]\n"
       << quantization << "\n\n"
-      << "[[evaluation]]\nname = \"code\"\npath = \"code.txt\"\ndistribution = \"novel\"\nseq_len = 24\n\n"
+      << "[[evaluation]]\nname = \"code\"\npath = \"code.txt\"\ndistribution = \"novel\"\nseq_len = 24\n"
+      << "profile = \"leading_slice\"\n\n"  // the first 6 x 24 tokens, then not scored
       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\nprogress_interval_s = 0\n";
   return toml;
 }
@@ -113,6 +114,12 @@ TEST_F(QuantizePipeline, MoqaGptqRunWritesAllocationAndQuantization) {
   EXPECT_EQ(r.shape("/allocation/membership"), (Shape{layers, experts, 4}));
   EXPECT_EQ(r.shape("/allocation/channel_cache/channels"), (Shape{layers, experts, 1}));  // ceil(1% of 64)
   EXPECT_EQ(r.shape("/allocation/novel/code/bits"), (Shape{layers, experts}));
+  // Profiled on the leading slice of code.txt: the first samples x seq_len = 6 x 24 tokens, where scoring starts.
+  EXPECT_EQ(r.attribute_string("/allocation/novel/code", "profile"), "leading_slice");
+  EXPECT_EQ(r.attribute_string("/allocation/novel/code", "profile_source"), (dir_ / "code.txt").string());
+  EXPECT_EQ(r.attribute_int64("/allocation/novel/code", "profile_token_begin"), 0);
+  EXPECT_EQ(r.attribute_int64("/allocation/novel/code", "profile_token_end"), 144);
+  EXPECT_EQ(r.attribute_int64("/allocation/novel/code", "scored_from_token"), 144);
   EXPECT_EQ(r.read_strings("/allocation/other_weights/names"), (std::vector<std::string>{"attention", "router"}));
 
   EXPECT_EQ(r.attribute_string("/quantization", "method"), "gptq");

@@ -10,6 +10,7 @@
 #include "config/diagnostics.h"
 #include "config/load.h"
 #include "config/schema.h"
+#include "config/to_toml.h"
 #include "config_fixture.h"
 #include "support/test_support.h"
 
@@ -433,6 +434,60 @@ TEST_F(ConfigTest, PerplexityProtocolsFixTheirWindows) {
                 ": evaluation.0.protocol: found \"gptq-c4-new\" with kind = \"zero_shot\", expected "
                 "\"windows\" or no protocol (protocols are for kind = \"perplexity\")");
   EXPECT_EQ(parse(minimal(), {"calibration.0.sampling=gptq"}).calibration[0].sampling, SampleMode::gptq);
+}
+
+// [[evaluation]] profile / profile_path / profile_tokens (docs/CONFIG.md): "file" when profile_path is given,
+// a re-allocating run must say how a novel set is profiled, the leading slice defaults to the first calibration
+// set's samples x seq_len, and each misuse is an error naming its key.
+TEST_F(ConfigTest, NovelProfileDefaultsAndErrorsNameTheKey) {
+  touch(dir_ / "data" / "b-train.txt", "beta beta\n");
+  const Experiment plain = parse(minimal());
+  EXPECT_EQ(plain.evaluation[0].profile, NovelProfile::transductive);  // nothing profiles it
+  EXPECT_EQ(plain.evaluation[0].first_scored_token(), 0);
+  const Experiment file = parse(minimal() + "profile_path = \"data/b-train.txt\"\n");
+  EXPECT_EQ(file.evaluation[0].profile, NovelProfile::file);
+  EXPECT_EQ(file.evaluation[0].profile_path, dir_ / "data" / "b-train.txt");
+  EXPECT_EQ(file.evaluation[0].first_scored_token(), 0);
+  // Two calibration sets (the first: samples 8 x seq_len 64, the slice default) and a re-allocating run.
+  const auto with = [](const std::string& keys) {
+    return "[experiment]\nname = \"t\"\n\n[model]\npath = \"model\"\n\n"
+           "[[calibration]]\nname = \"a\"\npath = \"data/a.txt\"\nsamples = 8\nseq_len = 64\n\n"
+           "[[calibration]]\nname = \"c\"\npath = \"data/c.jsonl\"\nsamples = 8\nseq_len = 64\n\n"
+           "[quantization]\nchannel_adjustment = \"reallocate\"\n\n"
+           "[[evaluation]]\nname = \"e\"\npath = \"data/b.txt\"\n" +
+           keys;  // [[evaluation]] on line 22
+  };
+  EXPECT_EQ(error(with("")),
+            where(22, 1) + ": evaluation.0.profile: missing, expected profile_path = another file of this "
+                           "distribution (e.g. its training split), profile = \"leading_slice\" (its first "
+                           "profile_tokens tokens, which are then not scored) or profile = \"transductive\" "
+                           "(windows of the scored text itself), because quantization.channel_adjustment = "
+                           "\"reallocate\" profiles this novel set");
+  EXPECT_EQ(parse(with("profile = \"transductive\"\n")).evaluation[0].profile, NovelProfile::transductive);
+  const Experiment slice = parse(with("profile = \"leading_slice\"\n"));
+  EXPECT_EQ(slice.evaluation[0].profile_tokens, 8 * 64);
+  EXPECT_EQ(slice.evaluation[0].first_scored_token(), 8 * 64);
+  EXPECT_EQ(parse(to_toml(slice)), slice);
+  EXPECT_EQ(parse(to_toml(file)), file);
+  EXPECT_EQ(parse(with("profile = \"leading_slice\"\nprofile_tokens = 1000\n")).evaluation[0].first_scored_token(),
+            1000);
+  EXPECT_THAT(error(with("profile = \"file\"\n")),
+              HasSubstr("evaluation.0.profile_path: missing, expected the path of another file"));
+  EXPECT_THAT(error(with("profile = \"leading_slice\"\nprofile_path = \"data/b-train.txt\"\n")),
+              HasSubstr("evaluation.0.profile_path: found a file with profile = \"leading_slice\", expected "
+                        "profile = \"file\" or no profile_path"));
+  EXPECT_THAT(error(with("profile = \"transductive\"\nprofile_tokens = 100\n")),
+              HasSubstr("evaluation.0.profile_tokens: found 100 with profile = \"transductive\", expected no "
+                        "profile_tokens"));
+  EXPECT_THAT(error(with("profile = \"leading_slice\"\nprofile_tokens = 10\n")),
+              HasSubstr("evaluation.0.profile_tokens: found 10, expected at least seq_len = 64"));
+  EXPECT_THAT(error(with("profile = \"leading_slice\"\nmax_tokens = 1000\n")),
+              HasSubstr("evaluation.0.profile_tokens: found 512 with max_tokens = 1000, expected at most 488"));
+  EXPECT_THAT(error(with("profile = \"leading_slice\"\nprotocol = \"gptq-wikitext2\"\n")),
+              HasSubstr("evaluation.0.profile: found \"leading_slice\" with protocol = \"gptq-wikitext2\""));
+  EXPECT_THAT(error(minimal() + "distribution = \"known\"\nprofile = \"file\"\n"),
+              HasSubstr("evaluation.0.profile: found \"file\" with distribution = \"known\", expected no such key"));
+  EXPECT_THAT(error(minimal() + "profile = \"shuffled\"\n"), HasSubstr("evaluation.0.profile"));
 }
 
 TEST_F(ConfigTest, TargetBitsMustLieInTheCandidateRange) {
