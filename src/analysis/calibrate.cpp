@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <limits>
 #include <optional>
@@ -64,6 +65,13 @@ std::vector<double> all_ranks_token_weights(const std::vector<double>& local, MP
                                  comm),
                   "MPI_Allgatherv (token weights)");
   return all;
+}
+
+// Bytes as MiB with one decimal, for the log.
+std::string mib(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
+  return text;
 }
 
 // One distribution's part of the pass: its metadata and options, and its batches in the store.
@@ -161,8 +169,8 @@ std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& worl
     tokens += passes.back().out.tokens();
   }
   if (world.progress != nullptr && store.bytes_spilled() > 0)
-    *world.progress << "calibrate: hidden states of rank 0's windows: " << (store.bytes_in_memory() >> 20)
-                    << " MiB in memory, " << (store.bytes_spilled() >> 20) << " MiB in a scratch file in "
+    *world.progress << "calibrate: hidden states of rank 0's windows: " << mib(store.bytes_in_memory())
+                    << " MiB in memory, " << mib(store.bytes_spilled()) << " MiB in a scratch file in "
                     << world.scratch_dir.string() << " (runtime.hidden_state_memory_mib = "
                     << (world.hidden_state_budget_bytes >> 20) << ")\n";
 
