@@ -68,18 +68,22 @@ struct Shapes {
   }
 };
 
+// The CUDA backend's attention computes the scores of as many (window, head) pairs at once as fit this
+// scratch (CudaOptions::attention_scratch_bytes' default); the CPU backend one query row per thread.
+constexpr uint64_t kCudaAttentionScratchBytes = uint64_t{1} << 30;
+
 // The forward pass of one batch of `windows` x `seq_len` tokens through one layer: normed input, q/k/v,
-// attention scores of every head, attention output, the router's logits and scores, the widest MLP's gate,
-// up and activation, the expert outputs and their sum.
-uint64_t forward_working_set(const ModelConfig& c, int64_t windows, int64_t seq_len, int64_t widest_ffn) {
+// attention scores, attention output, the router's logits and scores, the widest MLP's gate, up and
+// activation, the expert outputs and their sum.
+uint64_t forward_working_set(const ModelConfig& c, int64_t windows, int64_t seq_len, int64_t widest_ffn, bool device) {
   const uint64_t tokens = u(windows * seq_len);
   const int64_t qk = c.head_dim, v = c.mla ? c.mla_dims.v_head_dim : c.head_dim;
   const int64_t kv_heads = c.mla ? c.num_heads : c.num_kv_heads;
   const uint64_t per_token =
       u(4 * c.hidden_size + c.num_heads * qk + kv_heads * (qk + v) + c.num_heads * v + 2 * c.num_experts +
         3 * widest_ffn + (c.mla ? c.mla_dims.kv_lora_rank + c.mla_dims.q_lora_rank : 0));
-  const uint64_t scores = u(windows) * u(c.num_heads) * u(seq_len) * u(seq_len);
-  return (tokens * per_token + scores) * kF32;
+  const uint64_t scores = u(windows) * u(c.num_heads) * u(seq_len) * u(seq_len) * kF32;
+  return tokens * per_token * kF32 + (device ? std::min(scores, kCudaAttentionScratchBytes) : 0);
 }
 
 // One MoE layer's calibration accumulators for one distribution (analysis/accumulators.h): the input
@@ -140,15 +144,22 @@ MemoryTarget memory_target(std::string_view memory_limit, int64_t hidden_state_m
   target.hidden_state_budget_bytes = u(hidden_state_memory_mib) << 20;
   const backend::AvailableMemory available = backend::available_memory(
       {.device = std::string(config::name_of(device)), .threads = 0, .local_rank = local_rank});
-  target.device = available.device;
+  // runtime.device = "cuda" plans device memory even where no device is visible (planning a cluster job
+  // on a login node); the limit is then unknown unless runtime.memory_limit gives it.
+  target.device = available.device || device == config::Device::cuda;
   const std::string text(memory_limit);
+  if (text == "auto" && target.device && !available.device) {
+    target.limit_bytes = UINT64_MAX;
+    target.limit_source = "no CUDA device visible here";
+    return target;
+  }
   if (text == "auto") {
     const int sharing = available.device ? 1 : std::max(ranks_on_node, 1);
     target.limit_bytes = available.bytes / u(sharing);
     target.limit_source = sharing > 1 ? cat(available.source, " / ", sharing, " ranks on this node") : available.source;
     if (available.bytes == 0) {  // unknown: plan, but refuse nothing
       target.limit_bytes = UINT64_MAX;
-      target.limit_source = cat(available.source, ", so no limit");
+      target.limit_source = available.source;
     }
     return target;
   }
@@ -223,7 +234,7 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
                                                  : "hidden states of all windows",
                              kept});
           s.terms.push_back({"forward working set (one batch)",
-                             forward_working_set(c, batch, calib_seq, shapes.widest_ffn()) +
+                             forward_working_set(c, batch, calib_seq, shapes.widest_ffn(), target.device) +
                                  u(batch) * u(calib_seq) * u(c.hidden_size) * kF32});
           s.terms.push_back({"statistics accumulators (layer in flight)", accumulator});
           if (r == 0) s.terms.push_back({"reduced statistics of every MoE layer", accumulator * u(c.num_moe_layers())});
@@ -240,7 +251,7 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
           if (gptq) {
             s.terms.push_back({"hidden states of all windows", calib_hidden});
             s.terms.push_back({"forward working set (one batch and its input copy)",
-                               forward_working_set(c, batch, calib_seq, shapes.widest_ffn()) +
+                               forward_working_set(c, batch, calib_seq, shapes.widest_ffn(), target.device) +
                                    2 * u(batch) * u(calib_seq) * u(c.hidden_size) * kF32});
             s.terms.push_back({"GPTQ Hessians (owned experts of one layer, float64)", hessians});
             const uint64_t cols = u(std::max(c.hidden_size, c.expert_intermediate_size));
@@ -258,7 +269,7 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
             const int64_t windows = evaluation_windows(set, batch);
             const int64_t held = stream ? (windows + ranks - 1) / ranks : std::min(windows, batch);
             hidden = std::max(hidden, u(held) * u(set.seq_len) * u(c.hidden_size) * kF32);
-            working = std::max(working, forward_working_set(c, std::min(windows, batch), set.seq_len, shapes.widest_ffn()));
+            working = std::max(working, forward_working_set(c, std::min(windows, batch), set.seq_len, shapes.widest_ffn(), target.device));
           }
           s.terms.push_back({stream ? "hidden states of a set's windows (layer-major)" : "hidden states of one batch", hidden});
           s.terms.push_back({"forward working set (one batch)", working});
@@ -275,8 +286,10 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
 
 std::string format_memory_plan(const MemoryPlan& plan) {
   std::ostringstream out;
-  out << "memory plan (" << (plan.target.device ? "CUDA device memory" : "host memory") << " per rank; limit "
-      << format_bytes(plan.target.limit_bytes) << " from " << plan.target.limit_source << "):\n";
+  out << "memory plan (" << (plan.target.device ? "CUDA device memory" : "host memory") << " per rank; "
+      << (plan.target.limit_bytes == UINT64_MAX ? std::string("no limit: ")
+                                                : cat("limit ", format_bytes(plan.target.limit_bytes), " from "))
+      << plan.target.limit_source << "):\n";
   // Ranks whose plans are equal term by term are shown once.
   const auto same = [](const RankMemory& a, const RankMemory& b) {
     if (a.stages.size() != b.stages.size()) return false;
