@@ -141,6 +141,12 @@ eval::ZeroShotCounts sum_over_ranks(const eval::ZeroShotCounts& local, MPI_Comm 
 
 std::string ranks_text(int ranks) { return cat(ranks, ranks == 1 ? " rank" : " ranks"); }
 
+// All ranks' windows (or examples) per rank 0's, which progress reports (core/progress.h: tokens/s means all
+// ranks'); the ranks run the same number of batches, so rank 0's rate scales to the whole stage's.
+double share_scale(size_t all, const data::ShardRange& share) {
+  return share.size() > 0 ? static_cast<double>(all) / static_cast<double>(share.size()) : 1.0;
+}
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Scores one prepared set on one model: this rank's share, the same number of forward passes on every
@@ -161,8 +167,9 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
     options.min_batches = max_over_ranks(eval::window_batches(mine, options.batch_windows), comm);
     if (log)
       *log << stage << ": " << p.windows.size() << " windows of " << set.seq_len << " tokens over "
-           << ranks_text(context.session.size()) << "; progress counts rank 0's " << p.share.size() << "\n";
-    Progress progress(stage, p.share.size(), "windows", log, interval);
+           << ranks_text(context.session.size()) << "; progress counts rank 0's " << p.share.size()
+           << ", tokens/s all ranks' (rank 0's scaled)\n";
+    Progress progress(stage, p.share.size(), "windows", log, interval, share_scale(p.windows.size(), p.share));
     const eval::NllSum local = eval::score_windows(*ranked.model, p.tokens, mine, options, layer, &progress);
     progress.finish();
     eval::PerplexityResult& r = out.perplexity.emplace();
@@ -182,8 +189,9 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
     if (log)
       *log << stage << ": " << p.task->examples.size() << " examples over "
            << ranks_text(context.session.size()) << "; progress counts rank 0's " << p.plan->requests.size()
-           << " (example, choice) requests\n";
-    Progress progress(stage, static_cast<int64_t>(p.plan->requests.size()), "requests", log, interval);
+           << " (example, choice) requests, tokens/s all ranks' (rank 0's scaled)\n";
+    Progress progress(stage, static_cast<int64_t>(p.plan->requests.size()), "requests", log, interval,
+                      share_scale(p.task->examples.size(), p.share));
     const std::vector<eval::ExampleScore> scores =
         eval::score_zero_shot(*ranked.model, *p.plan, options, layer, &progress);
     progress.finish();

@@ -7,12 +7,13 @@
 namespace moqa {
 
 Progress::Progress(std::string stage, int64_t total_units, std::string unit, std::ostream* out,
-                   double min_interval_s)
+                   double min_interval_s, double token_scale)
     : stage_(std::move(stage)),
       unit_(std::move(unit)),
       total_(total_units),
       out_(out),
       min_interval_s_(min_interval_s),
+      token_scale_(token_scale),
       start_(Clock::now()),
       last_print_(start_) {}
 
@@ -20,7 +21,7 @@ double Progress::elapsed_s() const { return std::chrono::duration<double>(Clock:
 
 double Progress::tokens_per_s() const {
   const double t = elapsed_s();
-  return t > 0 ? static_cast<double>(tokens_) / t : 0.0;
+  return t > 0 ? token_scale_ * static_cast<double>(tokens_) / t : 0.0;
 }
 
 std::string Progress::format_duration(double seconds) {

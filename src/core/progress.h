@@ -22,8 +22,10 @@ class Progress {
   using Clock = std::chrono::steady_clock;
 
   // `unit` names what is counted ("windows", "layers"); `min_interval_s` throttles the output.
+  // token_scale: the factor from the tokens passed to advance to all ranks' tokens, for a rank that reports
+  // its own share of a data-parallel stage whose ranks run in step (evaluate: all windows / rank 0's).
   Progress(std::string stage, int64_t total_units, std::string unit, std::ostream* out,
-           double min_interval_s = 2.0);
+           double min_interval_s = 2.0, double token_scale = 1.0);
 
   // Adds finished work; prints when the interval has passed or the stage is complete.
   void advance(int64_t units, int64_t tokens = 0);
@@ -45,6 +47,7 @@ class Progress {
   int64_t total_;
   std::ostream* out_;
   double min_interval_s_;
+  double token_scale_;
   int64_t done_ = 0;
   int64_t tokens_ = 0;
   bool finished_ = false;
