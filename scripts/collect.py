@@ -217,6 +217,8 @@ def format_cell(column, value):
         return plain(value)
     if not is_number(value):
         return str(value) if not isinstance(value, (dict, list)) else json.dumps(value)
+    if isinstance(value, int) and not numeric_column(column):  # a sweep value such as 3 bits
+        return str(value)
     if column.startswith(("acc:", "acc_norm:")):
         return f"{100 * value:.2f}"
     if column.startswith(("bits", "stored_bits")):
