@@ -1,5 +1,6 @@
 #include "app/pipeline_main.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -10,9 +11,19 @@
 #include "config/load.h"
 #include "config/sweep.h"
 #include "dist/mpi_session.h"
+#include "io/hf_config.h"
+#include "plan/memory_plan.h"
 
 namespace moqa::app {
 namespace {
+
+// The memory plan of `experiment` on `ranks` ranks, for a rank that shares its node with `ranks_on_node`.
+plan::MemoryPlan memory_plan(const config::Experiment& experiment, int ranks, int local_rank, int ranks_on_node) {
+  const config::RuntimeSection& r = experiment.runtime;
+  return plan::plan_memory(experiment, load_hf_config(experiment.model.path / "config.json"), ranks,
+                           plan::memory_target(r.memory_limit, r.hidden_state_memory_mib, r.device, local_rank,
+                                               ranks_on_node));
+}
 
 constexpr int kExitUsage = 2;
 
@@ -134,6 +145,8 @@ int pipeline_main(int argc, char** argv) {
       const config::Experiment shown =
           cli.run_index ? build_run(*configuration, cli, runs.front()) : configuration->base;
       print_plan(std::cout, shown, cli.ranks.value_or(session.size()), configuration->runs);
+      const int ranks = cli.ranks.value_or(session.size());
+      std::cout << "\n" << plan::format_memory_plan(memory_plan(shown, ranks, 0, std::min(ranks, session.local_size())));
     } catch (const std::exception& e) {
       std::cerr << "moqa-pipeline: " << e.what() << "\n";
       return kExitUsage;
@@ -145,6 +158,10 @@ int pipeline_main(int argc, char** argv) {
   try {
     for (const auto& run : runs) {
       const config::Experiment experiment = build_run(*configuration, cli, run);
+      // Refused here, before any weight is read, when some rank's plan does not fit runtime.memory_limit.
+      const ModelConfig model = load_hf_config(experiment.model.path / "config.json");
+      plan::check_memory_plan(memory_plan(experiment, session.size(), session.local_rank(), session.local_size()),
+                              experiment, model);
       RunContext context{experiment, session, root ? std::cout : sink};
       run_stages(context);
     }

@@ -137,6 +137,7 @@ void run_calibrate_stage(RunContext& context) {
                                    .sensitivity_symmetric = e.quantization.symmetric,
                                    .progress = session.is_root() ? &context.log : nullptr,
                                    .progress_interval_s = progress_interval_s(e.runtime),
+                                   .hidden_state_budget_bytes = e.runtime.hidden_state_memory_mib << 20,
                                    .scratch_dir = e.experiment.output_dir};
   std::error_code exists_or_not;  // rank 0 creates it for results.h5; a failure here shows in the scratch file's error
   std::filesystem::create_directories(e.experiment.output_dir, exists_or_not);

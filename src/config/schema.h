@@ -167,7 +167,9 @@ void visit(V& v, RuntimeSection& s) {
   v("threads", s.threads, Rule{.min = 0});
   v("batch_windows", s.batch_windows, Rule{.min = 1});
   v("stream_weights", s.stream_weights, Rule{});
+  v("hidden_state_memory_mib", s.hidden_state_memory_mib, Rule{.min = 0});
   v("progress_interval_s", s.progress_interval_s, Rule{.min = 0.0});
+  v("memory_limit", s.memory_limit, Rule{});
   v("resume", s.resume, Rule{});
   v("statistics_from", s.statistics_from, Rule{.path = PathKind::output, .empty_path_literal = "output_dir"});
 }

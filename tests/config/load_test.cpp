@@ -248,8 +248,8 @@ TEST_F(ConfigTest, UnknownKeySuggestsTheClosestKnownKey) {
                            "(did you mean \"target_bits\"?)");
   EXPECT_EQ(error(minimal() + "\n[runtime]\ngpu = 1\n"),
             where(16, 1) + ": runtime.gpu: found unknown key \"gpu\", expected one of \"device\", \"threads\", "
-                           "\"batch_windows\", \"stream_weights\", \"progress_interval_s\", \"resume\" or "
-                           "\"statistics_from\"");
+                           "\"batch_windows\", \"stream_weights\", \"hidden_state_memory_mib\", "
+                           "\"progress_interval_s\", \"memory_limit\", \"resume\" or \"statistics_from\"");
 }
 
 TEST_F(ConfigTest, UnknownTableSuggestsTheClosestTable) {
