@@ -3,7 +3,7 @@
 table: Markdown on stdout (or --markdown FILE) and CSV (--csv FILE).
 
 Every argument is a results.json file or a folder searched recursively for them. One row per evaluated
-model of each run: the full-precision baseline ("FP") and the quantized model, with the model (when the
+model of each run: the full-precision baseline ("FP") and the quantized model, with the model and the experiment (when the
 runs span several), the run (the sweep suffix, else the experiment name), the sweep assignments, the method,
 the average code bits (routed experts only and all linear weights) and the stored bits (with f16 scales,
 zero points and cached full-precision channels), the perplexity of every perplexity set (its header names
@@ -238,7 +238,8 @@ def header_cell(column, groups):
 
 
 def markdown(table, columns, groups):
-    shown = [c for c in columns if c not in ("path", "experiment")]
+    several_experiments = len({row["experiment"] for row in table}) > 1
+    shown = [c for c in columns if c != "path" and (c != "experiment" or several_experiments)]
     numeric = [numeric_column(c) for c in shown]
     lines = ["| " + " | ".join(header_cell(c, groups) for c in shown) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
