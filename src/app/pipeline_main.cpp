@@ -6,12 +6,12 @@
 #include <optional>
 
 #include "app/cli.h"
-#include "app/driver.h"
-#include "app/plan.h"
 #include "config/load.h"
 #include "config/sweep.h"
 #include "dist/mpi_session.h"
 #include "io/hf_config.h"
+#include "pipeline/driver.h"
+#include "pipeline/plan.h"
 #include "plan/memory_plan.h"
 
 namespace moqa::app {

@@ -17,11 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "app/channel_adjustment.h"
-#include "app/driver.h"
-#include "app/results_file.h"
-#include "app/results_summary.h"
-#include "app/stage_evaluate.h"
 #include "backend/cpu/cpu_backend.h"
 #include "config/load.h"
 #include "data/corpus.h"
@@ -32,6 +27,11 @@
 #include "io/hdf5_file.h"
 #include "model/model.h"
 #include "model/weight_source.h"
+#include "pipeline/channel_adjustment.h"
+#include "pipeline/driver.h"
+#include "pipeline/evaluate/stage_evaluate.h"
+#include "pipeline/results_file.h"
+#include "pipeline/results_summary.h"
 #include "quant/rtn.h"
 #include "support/mpi_test_support.h"
 #include "support/test_support.h"

@@ -1,4 +1,4 @@
-// The text a novel distribution is profiled on (app/novel_profile.h), in one process: the leading slice's
+// The text a novel distribution is profiled on (pipeline/allocate/novel_profile.h), in one process: the leading slice's
 // windows and the windows every model scores are disjoint token ranges of one stream; "file" reads another
 // file; "transductive" draws exactly the windows the allocate stage drew before the choice existed
 // (analysis::prepare_distribution of the scored file as a calibration set "novel/<name>"), so it reproduces
@@ -10,11 +10,11 @@
 #include <string>
 
 #include "analysis/calibration_data.h"
-#include "app/novel_profile.h"
 #include "core/error.h"
 #include "data/corpus.h"
 #include "data/random.h"
 #include "data/perplexity_stream.h"
+#include "pipeline/allocate/novel_profile.h"
 #include "support/test_support.h"
 
 namespace moqa::app {

@@ -17,12 +17,12 @@
 #include "allocate/allocation.h"
 #include "analysis/allocation_input.h"
 #include "analysis/calibrate.h"
-#include "app/allocation_options.h"
-#include "app/allocation_sync.h"
-#include "app/error_profile.h"
-#include "app/quantized_checkpoint.h"
 #include "data/shard.h"
 #include "dist/mpi_session.h"
+#include "pipeline/allocate/allocation_options.h"
+#include "pipeline/allocate/allocation_sync.h"
+#include "pipeline/allocate/error_profile.h"
+#include "pipeline/quantize/quantized_checkpoint.h"
 #include "quantize_test_support.h"
 
 namespace moqa::app {

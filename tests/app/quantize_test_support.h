@@ -12,16 +12,16 @@
 
 #include "allocate/allocation.h"
 #include "analysis/calibration_data.h"
-#include "app/calibration_batches.h"
-#include "app/layer_pass.h"
-#include "app/quantization_plan.h"
-#include "app/quantize_pass.h"
-#include "app/quantized_weights.h"
 #include "backend/cpu/cpu_backend.h"
 #include "config/experiment.h"
 #include "dist/alltoall_executor.h"
 #include "model/expert_executor.h"
 #include "model/model.h"
+#include "pipeline/calibrate/calibration_batches.h"
+#include "pipeline/quantize/layer_pass.h"
+#include "pipeline/quantize/quantization_plan.h"
+#include "pipeline/quantize/quantize_pass.h"
+#include "pipeline/quantize/quantized_weights.h"
 #include "support/test_support.h"
 
 namespace moqa::app::testing {
