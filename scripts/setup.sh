@@ -36,11 +36,15 @@ cuda_devices() {
 }
 gpu_tests=$(ctest --test-dir build -N -L gpu | sed -n 's/^Total Tests: //p')
 ctest_args=(--test-dir build --output-on-failure --no-tests=error -j "$(nproc)")
+# Tests labelled scale write and load real-size checkpoints (gigabytes, $MOQA_SCALE_DIR): never in this suite.
+scale_tests=$(ctest --test-dir build -N -L scale | sed -n 's/^Total Tests: //p')
+excluded=scale
 gpu_not_run=0
 if ((gpu_tests > 0)) && (($(cuda_devices) == 0)); then
-  ctest_args+=(-LE gpu)
+  excluded="gpu|scale"
   gpu_not_run=$gpu_tests
 fi
+ctest_args+=(-LE "$excluded")
 log=build/ctest-output.log
 status=0
 ctest "${ctest_args[@]}" 2>&1 | tee "$log" || status=$?
@@ -48,6 +52,10 @@ skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .* \(Skipped\)$' "$log" || true)
 if ((gpu_not_run > 0)); then
   echo "[moqa] NOT RUN: $gpu_not_run tests labelled gpu (no CUDA device visible);" \
     "on a GPU machine: ctest --test-dir build -L gpu"
+fi
+if ((scale_tests > 0)); then
+  echo "[moqa] NOT RUN: $scale_tests tests labelled scale (real-size checkpoints, tens of GB);" \
+    "MOQA_SCALE_DIR=/scratch ctest --test-dir build -L scale"
 fi
 if ((skipped > 0)); then
   echo "[moqa] SKIPPED: $skipped tests (listed above as \"(Skipped)\"; each says why:" \
