@@ -108,15 +108,7 @@ ChannelAdjustmentPlan plan_channels(RunContext& context, Workspace& work, const 
     RankModel& m = work.model();
     const NovelProfileText profile = novel_profile_text(e, set, work.tokens());
     const analysis::DistributionSample& sample = profile.sample;
-    analysis::CalibrationWorld world{.model = *m.model,
-                                     .experts = *m.experts,
-                                     .comm = session.world(),
-                                     .plan = m.plan,
-                                     .batch_windows = e.runtime.batch_windows,
-                                     .sensitivity_group_size = e.quantization.group_size,
-                                     .sensitivity_symmetric = e.quantization.symmetric,
-                                     .progress = root ? &context.log : nullptr,
-                                     .progress_interval_s = progress_interval_s(e.runtime)};
+    analysis::CalibrationWorld world = calibration_world(context, m);
     const analysis::DistributionStatistics stats = analysis::measure_distribution(world, sample, e.analysis);
     if (!root) continue;
     NovelAllocation novel;

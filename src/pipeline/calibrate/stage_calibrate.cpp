@@ -115,6 +115,21 @@ bool reuse_calibration(RunContext& context) {
   return true;
 }
 
+analysis::CalibrationWorld calibration_world(RunContext& context, RankModel& model) {
+  const config::Experiment& e = context.experiment;
+  return analysis::CalibrationWorld{.model = *model.model,
+                                    .experts = *model.experts,
+                                    .comm = context.session.world(),
+                                    .plan = model.plan,
+                                    .batch_windows = e.runtime.batch_windows,
+                                    .sensitivity_group_size = e.quantization.group_size,
+                                    .sensitivity_symmetric = e.quantization.symmetric,
+                                    .progress = context.session.is_root() ? &context.log : nullptr,
+                                    .progress_interval_s = progress_interval_s(e.runtime),
+                                    .hidden_state_budget_bytes = e.runtime.hidden_state_memory_mib << 20,
+                                    .scratch_dir = e.experiment.output_dir};
+}
+
 void run_calibrate_stage(RunContext& context) {
   const config::Experiment& e = context.experiment;
   const dist::MpiSession& session = context.session;
@@ -128,17 +143,7 @@ void run_calibrate_stage(RunContext& context) {
               << ranked.backend->describe() << "; rank 0 holds " << ranked.plan.expert_count_of(0) << " of "
               << ranked.plan.num_experts * static_cast<int64_t>(moe_layers.size()) << " routed experts\n";
 
-  analysis::CalibrationWorld world{.model = *ranked.model,
-                                   .experts = *ranked.experts,
-                                   .comm = session.world(),
-                                   .plan = ranked.plan,
-                                   .batch_windows = e.runtime.batch_windows,
-                                   .sensitivity_group_size = e.quantization.group_size,
-                                   .sensitivity_symmetric = e.quantization.symmetric,
-                                   .progress = session.is_root() ? &context.log : nullptr,
-                                   .progress_interval_s = progress_interval_s(e.runtime),
-                                   .hidden_state_budget_bytes = e.runtime.hidden_state_memory_mib << 20,
-                                   .scratch_dir = e.experiment.output_dir};
+  analysis::CalibrationWorld world = calibration_world(context, ranked);
   std::error_code exists_or_not;  // rank 0 creates it for results.h5; a failure here shows in the scratch file's error
   std::filesystem::create_directories(e.experiment.output_dir, exists_or_not);
   std::vector<analysis::DistributionSample> samples;
