@@ -142,8 +142,8 @@ TEST(Experiments, SweepsPassDryRun) {
   const std::vector<fs::path> files = tomls(test::source_dir() / "experiments" / "sweeps");
   std::set<std::string> found;
   for (const fs::path& f : files) found.insert(f.filename().string());
-  EXPECT_EQ(found, (std::set<std::string>{"calibration_windows.toml", "channel_fraction.toml", "fuzzifier.toml",
-                                          "overlap_margin.toml"}));
+  EXPECT_EQ(found, (std::set<std::string>{"calibration_windows.toml", "channel_fraction.toml",
+                                          "fit_and_reweighting.toml", "fuzzifier.toml", "overlap_margin.toml"}));
   for (const fs::path& toml : files) {
     SCOPED_TRACE(toml.string());
     const auto run =
