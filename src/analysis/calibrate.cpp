@@ -3,9 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include "analysis/hidden_store.h"
@@ -15,6 +14,7 @@
 #include "analysis/weight_norms.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/units.h"
 #include "data/shard.h"
 #include "dist/mpi_session.h"
 
@@ -65,13 +65,6 @@ std::vector<double> all_ranks_token_weights(const std::vector<double>& local, MP
                                  comm),
                   "MPI_Allgatherv (token weights)");
   return all;
-}
-
-// Bytes as MiB with one decimal, for the log.
-std::string mib(int64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f", static_cast<double>(bytes) / (1 << 20));
-  return text;
 }
 
 // One distribution's part of the pass: its metadata and options, and its batches in the store.
@@ -169,10 +162,10 @@ std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& worl
     tokens += passes.back().out.tokens();
   }
   if (world.progress != nullptr && store.bytes_spilled() > 0)
-    *world.progress << "calibrate: hidden states of rank 0's windows: " << mib(store.bytes_in_memory())
-                    << " MiB in memory, " << mib(store.bytes_spilled()) << " MiB in a scratch file in "
-                    << world.scratch_dir.string() << " (runtime.hidden_state_memory_mib = "
-                    << (world.hidden_state_budget_bytes >> 20) << ")\n";
+    *world.progress << "calibrate: hidden states of rank 0's windows: " << format_bytes(store.bytes_in_memory())
+                    << " in memory, " << format_bytes(store.bytes_spilled()) << " in a scratch file in "
+                    << world.scratch_dir.string()
+                    << " (runtime.hidden_state_memory_mib = " << (world.hidden_state_budget_bytes >> 20) << ")\n";
 
   const bool gate_weighted = options.activation && options.router_weighted;
   const bool output_side = is_output_side(options.channel_significance);

@@ -9,6 +9,7 @@
 
 #include "backend/factory.h"
 #include "core/error.h"
+#include "core/units.h"
 #include "dist/shard_plan.h"
 #include "model/weight_names.h"
 
@@ -123,19 +124,6 @@ uint64_t StageMemory::total() const {
 const MemoryTerm& StageMemory::largest() const {
   MOQA_CHECK(!terms.empty(), "memory plan: stage ", config::name_of(stage), " has no terms");
   return *std::max_element(terms.begin(), terms.end(), [](const auto& a, const auto& b) { return a.bytes < b.bytes; });
-}
-
-std::string format_bytes(uint64_t bytes) {
-  char buf[32];
-  const double b = static_cast<double>(bytes);
-  if (bytes >= (uint64_t{1} << 30)) {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / double(uint64_t{1} << 30));
-  } else if (bytes >= (uint64_t{1} << 20)) {
-    std::snprintf(buf, sizeof buf, "%.1f MiB", b / double(uint64_t{1} << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  }
-  return buf;
 }
 
 MemoryTarget memory_target(std::string_view memory_limit, int64_t hidden_state_memory_mib, config::Device device,
@@ -287,8 +275,9 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
 std::string format_memory_plan(const MemoryPlan& plan) {
   std::ostringstream out;
   out << "memory plan (" << (plan.target.device ? "CUDA device memory" : "host memory") << " per rank; "
-      << (plan.target.limit_bytes == UINT64_MAX ? std::string("no limit: ")
-                                                : cat("limit ", format_bytes(plan.target.limit_bytes), " from "))
+      << (plan.target.limit_bytes == UINT64_MAX
+              ? std::string("no limit: ")
+              : cat("limit ", format_bytes(static_cast<int64_t>(plan.target.limit_bytes)), " from "))
       << plan.target.limit_source << "):\n";
   // Ranks whose plans are equal term by term are shown once.
   const auto same = [](const RankMemory& a, const RankMemory& b) {
@@ -306,9 +295,10 @@ std::string format_memory_plan(const MemoryPlan& plan) {
     out << "  rank" << (first == last ? cat(" ", first) : cat("s ", first, "-", last)) << ":\n";
     for (const auto& s : plan.per_rank[first].stages) {
       const bool over = s.total() > plan.target.limit_bytes;
-      out << "    " << stage_label(s.stage) << ": " << format_bytes(s.total()) << (over ? "  EXCEEDS THE LIMIT" : "") << "\n";
+      out << "    " << stage_label(s.stage) << ": " << format_bytes(static_cast<int64_t>(s.total()))
+          << (over ? "  EXCEEDS THE LIMIT" : "") << "\n";
       for (const auto& t : s.terms)
-        if (t.bytes > 0) out << "      " << format_bytes(t.bytes) << "  " << t.name << "\n";
+        if (t.bytes > 0) out << "      " << format_bytes(static_cast<int64_t>(t.bytes)) << "  " << t.name << "\n";
     }
     first = last + 1;
   }
@@ -336,8 +326,9 @@ void check_memory_plan(const MemoryPlan& plan, const config::Experiment& experim
   }
   const MemoryTerm& term = worst->largest();
   fail("memory plan: stage ", stage_label(worst->stage), " on rank ", worst_rank->rank, " needs ",
-       format_bytes(worst->total()), ", more than the limit of ", format_bytes(limit), " (", plan.target.limit_source,
-       "); its largest term is ", term.name, " (", format_bytes(term.bytes), "). ",
+       format_bytes(static_cast<int64_t>(worst->total())), ", more than the limit of ",
+       format_bytes(static_cast<int64_t>(limit)), " (", plan.target.limit_source, "); its largest term is ", term.name,
+       " (", format_bytes(static_cast<int64_t>(term.bytes)), "). ",
        fits > 0 ? cat(fits, " ranks would make it fit (mpirun -np ", fits, "), or raise runtime.memory_limit")
                 : cat("no rank count up to 4096 makes it fit: reduce that term (runtime.stream_weights, ",
                       "runtime.batch_windows, fewer windows) or raise runtime.memory_limit"),

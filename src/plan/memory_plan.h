@@ -66,7 +66,4 @@ std::string format_memory_plan(const MemoryPlan& plan);
 // term and the smallest rank count (up to 4096) whose plan fits, or saying that none does.
 void check_memory_plan(const MemoryPlan& plan, const config::Experiment& experiment, const ModelConfig& model);
 
-// "1.50 GiB"
-std::string format_bytes(uint64_t bytes);
-
 }  // namespace moqa::plan
