@@ -7,7 +7,7 @@
 #include <memory>
 #include <optional>
 
-#include "analysis/hidden_store.h"
+#include "model/hidden_store.h"
 #include "analysis/reduce.h"
 #include "analysis/statistics_observer.h"
 #include "analysis/token_weights.h"
@@ -90,7 +90,7 @@ DistributionStatistics metadata_of(const DistributionSample& sample) {
 // Embeds this rank's batches of `sample` into `store` and prepares their token weights. Collective (the
 // executor's token weights are gathered per batch).
 DistributionPass embed_distribution(CalibrationWorld& world, const DistributionSample& sample,
-                                    const config::AnalysisSection& options, HiddenStateStore& store, int rank,
+                                    const config::AnalysisSection& options, model::HiddenStateStore& store, int rank,
                                     int size) {
   model::Model& model = world.model;
   const ModelConfig& config = model.config();
@@ -153,7 +153,7 @@ std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& worl
   MOQA_CHECK(world.plan.world_size == size, "analysis: expert plan for ", world.plan.world_size,
              " ranks used on a communicator of ", size);
 
-  HiddenStateStore store(model.backend(), world.hidden_state_budget_bytes,
+  model::HiddenStateStore store(model.backend(), world.hidden_state_budget_bytes,
                          world.scratch_dir / cat(".calibration-hidden-rank", rank, "-pid", ::getpid(), ".scratch"));
   std::vector<DistributionPass> passes;
   int64_t tokens = 0;  // all windows of all distributions, all ranks

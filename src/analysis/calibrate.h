@@ -22,7 +22,7 @@
 // batch after batch), so the statistics are the same bit for bit.
 // Progress (rank 0): layers done/total, whole-model tokens/s over all ranks, ETA.
 // Memory per rank: the hidden states of this rank's share of all windows (windows x seq_len x hidden x 4
-// bytes), arrays up to hidden_state_budget_bytes and a scratch file beyond it (hidden_store.h); one
+// bytes), arrays up to hidden_state_budget_bytes and a scratch file beyond it (model/hidden_store.h); one
 // batch's forward; for the layer in flight, per distribution, five [E, C] float64 arrays (Mixtral-8x7B
 // 1.3 MB per layer) plus, for output measures, two [E, F] and two [E, C], sensitivity one more of each.
 // Rank 0 keeps every layer's reduced statistics (the result). Sensitivity re-quantizes (RTN) each owned

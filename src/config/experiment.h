@@ -261,8 +261,8 @@ struct RuntimeSection {
   int64_t threads = 0;  // 0 = hardware concurrency / ranks per node
   int64_t batch_windows = 4;
   bool stream_weights = false;
-  // The calibrate stage's hidden states of all windows kept in memory per rank (MiB); beyond it they are
-  // spilled to a scratch file in output_dir (analysis/hidden_store.h).
+  // Hidden states of all windows of a layer-major pass (calibrate; evaluate under stream_weights) kept in
+  // memory per rank (MiB); beyond it they are spilled to a scratch file in output_dir (model/hidden_store.h).
   int64_t hidden_state_memory_mib = 4096;
   double progress_interval_s = 2.0;  // 0 = only the final line of each stage
   // The memory one rank may use, "auto" or a size with its unit ("20 GiB", "512 MiB"): a run whose memory

@@ -65,7 +65,7 @@ NllSum score_windows(model::Model& model, std::span<const int32_t> tokens, std::
   MOQA_CHECK(options.batch_windows >= 1, "perplexity: batch_windows must be >= 1, got ", options.batch_windows);
   const std::vector<ScoredBatch> batches = make_batches(tokens, windows, options.batch_windows);
   NllSum sum;
-  score_batches(model, batches, options.min_batches, context,
+  score_batches(model, batches, options.min_batches, options.hidden_spill, context,
                 [&](size_t i, const backend::Array&, std::span<const float> nll) {
                   for (const float v : nll) sum.nll += v;  // in window order: the same sum on every run
                   sum.targets += static_cast<int64_t>(nll.size());

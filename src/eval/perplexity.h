@@ -5,7 +5,8 @@
 //
 // Memory: with resident weights, one batch's activations at a time (batch_windows x seq_len tokens).
 // With model.options().stream_weights, all windows run layer-major (each layer loaded once) and every
-// window's hidden states stay in memory: tokens x hidden_size floats.
+// window's hidden states are held between layers: tokens x hidden_size floats, in memory up to
+// options.hidden_spill's budget and in its scratch file beyond it.
 #include <cstdint>
 #include <iosfwd>
 #include <span>
@@ -14,6 +15,7 @@
 
 #include "core/progress.h"
 #include "data/windows.h"
+#include "model/hidden_store.h"
 #include "model/model.h"
 
 namespace moqa::eval {
@@ -26,6 +28,9 @@ struct PerplexityOptions {
   // score_windows pads with zero-window batches until it has run this many forwards: with an
   // expert-parallel executor every rank must take part in every layer of every batch (see scored_batches.h).
   int64_t min_batches = 0;
+  // Layer-major passes only (stream_weights): where the windows' hidden states are held (the default keeps
+  // them all in memory).
+  model::HiddenSpill hidden_spill;
 };
 
 // Sum of NLLs over scored tokens: the quantity data-parallel ranks add up.

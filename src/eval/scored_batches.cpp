@@ -7,7 +7,8 @@
 namespace moqa::eval {
 
 void score_batches(model::Model& model, std::span<const ScoredBatch> batches, int64_t min_batches,
-                   const model::LayerContext& context, const ScoredBatchConsumer& consume) {
+                   const model::HiddenSpill& spill, const model::LayerContext& context,
+                   const ScoredBatchConsumer& consume) {
   const size_t runs = std::max(batches.size(), static_cast<size_t>(std::max<int64_t>(min_batches, 0)));
   // A padding batch has no windows; its seq_len only has to be positive.
   const model::TokenBatch empty{
@@ -23,14 +24,10 @@ void score_batches(model::Model& model, std::span<const ScoredBatch> batches, in
   };
 
   if (model.options().stream_weights) {
-    std::vector<model::HiddenStates> hidden;
-    hidden.reserve(runs);
-    for (size_t i = 0; i < runs; ++i) hidden.push_back(model.embed(tokens_of(i)));
-    model::forward_layers_layer_major(model, hidden, context);
-    for (size_t i = 0; i < runs; ++i) {
-      finish(i, hidden[i]);
-      hidden[i] = {};
-    }
+    model::HiddenStateStore store(model.backend(), spill);
+    for (size_t i = 0; i < runs; ++i) store.add(model.embed(tokens_of(i)));
+    model::forward_layers_layer_major(model, store, context);
+    for (size_t i = 0; i < runs; ++i) finish(i, store.take(i));  // take() frees a resident batch
     return;
   }
   for (size_t i = 0; i < runs; ++i) {

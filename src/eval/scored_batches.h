@@ -5,12 +5,14 @@
 // Collective executors (the MPI all-to-all one) need every rank to run the same number of forward passes:
 // `min_batches` pads the list with zero-window batches, which compute nothing but still take part in every
 // MoE layer's exchange. With model.options().stream_weights the batches run layer-major (each layer loaded
-// once) and all of their hidden states stay in memory until scored.
+// once) and all of their hidden states are held until scored: in memory up to `spill`'s budget, the rest
+// in its scratch file (model/hidden_store.h; the same numbers bit for bit).
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
 
+#include "model/hidden_store.h"
 #include "model/model.h"
 
 namespace moqa::eval {
@@ -28,6 +30,7 @@ struct ScoredBatch {
 using ScoredBatchConsumer = std::function<void(size_t batch, const backend::Array& normed, std::span<const float> nll)>;
 
 void score_batches(model::Model& model, std::span<const ScoredBatch> batches, int64_t min_batches,
-                   const model::LayerContext& context, const ScoredBatchConsumer& consume);
+                   const model::HiddenSpill& spill, const model::LayerContext& context,
+                   const ScoredBatchConsumer& consume);
 
 }  // namespace moqa::eval

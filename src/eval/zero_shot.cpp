@@ -264,7 +264,7 @@ std::vector<ExampleScore> score_zero_shot(model::Model& model, const ZeroShotPla
   for (size_t r = 0; r < plan.requests.size(); ++r) by_batch[plan.requests[r].batch].push_back(r);
 
   score_batches(
-      model, plan.batches, options.min_batches, context,
+      model, plan.batches, options.min_batches, options.hidden_spill, context,
       [&](size_t b, const backend::Array& normed, std::span<const float> nll) {
         const ScoredBatch& batch = plan.batches[b];
         std::vector<bool> greedy;

@@ -51,6 +51,7 @@ struct ZeroShotOptions {
   std::optional<int32_t> prefix_token;  // conditions an empty context; default tokenizer BOS, else EOS
   bool greedy = false;                  // also check whether each continuation is the greedy decode (costs logits)
   int64_t min_batches = 0;              // pad with empty forward passes up to this many (collective executors)
+  model::HiddenSpill hidden_spill;      // stream_weights only: where the layer-major pass holds hidden states
 };
 
 // ---- Tokenization ------------------------------------------------------------------------------------

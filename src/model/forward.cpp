@@ -65,9 +65,13 @@ NextTokenTargets next_token_targets(const TokenBatch& batch) {
   return out;
 }
 
-void forward_layers_layer_major(Model& model, std::vector<HiddenStates>& batches, const LayerContext& context) {
+void forward_layers_layer_major(Model& model, HiddenStateStore& store, const LayerContext& context) {
   for (int64_t layer = 0; layer < model.config().num_layers; ++layer) {
-    for (HiddenStates& hidden : batches) model.forward_layer(layer, hidden, context);
+    for (size_t b = 0; b < store.size(); ++b) {
+      HiddenStates hidden = store.take(b);
+      model.forward_layer(layer, hidden, context);
+      store.put(b, std::move(hidden));
+    }
   }
 }
 

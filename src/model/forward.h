@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "model/hidden_store.h"
 #include "model/model.h"
 
 namespace moqa::model {
@@ -30,8 +31,9 @@ struct NextTokenTargets {
 };
 NextTokenTargets next_token_targets(const TokenBatch& batch);
 
-// Runs every layer over several batches layer-major (all batches through layer L, then L+1), which keeps
-// one layer resident in streaming mode while the batches' hidden states stay in memory.
-void forward_layers_layer_major(Model& model, std::vector<HiddenStates>& batches, const LayerContext& context = {});
+// Runs every layer over all batches of `store` layer-major (all batches through layer L, then L+1), which
+// keeps one layer resident in streaming mode; the batches' hidden states stay in the store (in memory up
+// to its budget, in its scratch file beyond it) and hold the last layer's output afterwards.
+void forward_layers_layer_major(Model& model, HiddenStateStore& store, const LayerContext& context = {});
 
 }  // namespace moqa::model

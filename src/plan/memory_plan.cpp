@@ -259,7 +259,12 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
             hidden = std::max(hidden, u(held) * u(set.seq_len) * u(c.hidden_size) * kF32);
             working = std::max(working, forward_working_set(c, std::min(windows, batch), set.seq_len, shapes.widest_ffn(), target.device));
           }
-          s.terms.push_back({stream ? "hidden states of a set's windows (layer-major)" : "hidden states of one batch", hidden});
+          // Layer-major (streaming) holds a set's windows like calibration: up to hidden_state_memory_mib.
+          const uint64_t kept = stream ? std::min(hidden, target.hidden_state_budget_bytes) : hidden;
+          s.terms.push_back({!stream          ? "hidden states of one batch"
+                             : hidden > kept ? "hidden states of a set's windows (layer-major, up to hidden_state_memory_mib)"
+                                             : "hidden states of a set's windows (layer-major)",
+                             kept});
           s.terms.push_back({"forward working set (one batch)", working});
           s.terms.push_back({"logits chunk (512 rows x vocab)", 512 * u(c.vocab_size) * kF32});
           break;

@@ -78,7 +78,7 @@ fs::path shared_dir() {
   return dir;
 }
 
-config::Experiment make_experiment(const std::string& name) {
+config::Experiment make_experiment(const std::string& name, const std::string& runtime_extra = "") {
   const fs::path dir = shared_dir();
   std::ostringstream toml;
   toml << "[experiment]\nname = \"" << name << "\"\nstages = [\"evaluate\"]\noutput_dir = \"" << (dir / name).string()
@@ -92,7 +92,7 @@ config::Experiment make_experiment(const std::string& name) {
        << (test::data_dir() / "tasks" / "arc_easy.jsonl").string() << "\"\nlimit = 4\nseq_len = 40\n\n"
        << "[[evaluation]]\nname = \"cb\"\nkind = \"zero_shot\"\ntask = \"cb\"\nbaseline = false\npath = \""
        << (test::data_dir() / "tasks" / "cb.jsonl").string() << "\"\n\n"
-       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\nprogress_interval_s = 0\n";
+       << "[runtime]\ndevice = \"cpu\"\nthreads = 1\nbatch_windows = 2\nprogress_interval_s = 0\n" << runtime_extra;
   return config::parse_experiment(toml.str(), dir / (name + ".toml"));
 }
 
@@ -128,6 +128,7 @@ struct StageRun {
   std::optional<nlohmann::ordered_json> summary;  // rank 0
   std::string markdown;                           // rank 0
   fs::path results;                               // rank 0: the committed results.h5
+  std::string log;                                // rank 0
 };
 
 // With channel adjustment the quantize stage also leaves weights adjusted to each novel set, and the
@@ -157,6 +158,7 @@ StageRun run_stage(const config::Experiment& e, std::shared_ptr<const model::Wei
     out.results = commit_results_file(file);
     out.summary = summarize_run(context, file, utc_now(), 1.0);
     out.markdown = render_markdown(*out.summary);
+    out.log = log.str();
     EXPECT_NE(log.str().find("evaluate fp/text (known): ppl "), std::string::npos) << log.str();
   }
   return out;
@@ -319,6 +321,35 @@ TEST_F(EvaluateStage, SummaryCarriesTheSameNumbers) {
   ASSERT_NE(f1_table, std::string::npos) << md;
   std::snprintf(cell, sizeof cell, " | %.2f |\n", 100.0 * q["zero_shot"]["cb"]["f1"].get<double>());
   EXPECT_NE(md.find(cell, f1_table), std::string::npos) << md;
+}
+
+// Streaming weights, every set runs layer-major over all of its windows (or zero-shot batches); with a
+// hidden-state budget of 0 they all pass through the scratch file in output_dir. The numbers are those of
+// the resident, batch-by-batch run, bit for bit, and rank 0 says that it spills.
+TEST_F(EvaluateStage, StreamedLayerMajorWithSpilledHiddenStatesEqualsTheResidentRun) {
+  const config::Experiment e = make_experiment("streamed", "stream_weights = true\nhidden_state_memory_mib = 0\n");
+  const StageRun streamed = run_stage(e, std::make_shared<RtnExpertWeights>(model_dir()));
+  ASSERT_EQ(streamed.evaluations.size(), run_->evaluations.size());
+  for (size_t i = 0; i < streamed.evaluations.size(); ++i) {
+    const DatasetEvaluation& a = streamed.evaluations[i];
+    const DatasetEvaluation& b = run_->evaluations[i];
+    SCOPED_TRACE(experiment_->evaluation[b.set].name);
+    ASSERT_EQ(a.set, b.set);
+    if (b.perplexity) {
+      EXPECT_EQ(a.perplexity->sum.nll, b.perplexity->sum.nll);
+      EXPECT_EQ(a.perplexity->sum.targets, b.perplexity->sum.targets);
+    } else {
+      EXPECT_EQ(a.zero_shot->counts.correct, b.zero_shot->counts.correct);
+      EXPECT_EQ(a.zero_shot->counts.correct_norm, b.zero_shot->counts.correct_norm);
+      EXPECT_EQ(a.zero_shot->counts.confusion, b.zero_shot->counts.confusion);
+    }
+  }
+  if (world_rank() == 0) {
+    EXPECT_NE(streamed.log.find("evaluate fp/text: hidden states of rank 0's share: "), std::string::npos)
+        << streamed.log;
+    EXPECT_NE(streamed.log.find("in a scratch file in " + e.experiment.output_dir.string()), std::string::npos);
+    EXPECT_EQ(run_->log.find("in a scratch file"), std::string::npos) << run_->log;
+  }
 }
 
 // Without a quantized model the baseline is the only model: every set is evaluated, baseline or not.

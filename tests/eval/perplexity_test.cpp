@@ -69,6 +69,11 @@ TEST_F(PerplexityTest, IndependentOfBatchingAndWeightStreaming) {
   // Batch size changes only BLAS blocking (float rounding); streaming changes nothing.
   EXPECT_NEAR(a.sum.nll, b.sum.nll, 1e-7 * a.sum.nll);
   EXPECT_EQ(b.sum.nll, c.sum.nll);
+  // Streaming with every window's hidden states spilled to a scratch file (budget 0) changes nothing either.
+  PerplexityOptions spilled = three;
+  spilled.hidden_spill = {.memory_budget_bytes = 0,
+                          .scratch_path = test::temp_dir("perplexity-spill") / "hidden.scratch"};
+  EXPECT_EQ(evaluate_perplexity(streamed, tokens, spilled).sum.nll, c.sum.nll);
   EXPECT_EQ(evaluate_perplexity(model, tokens, {.seq_len = 32}).windows, 9);  // partial window dropped
 
   // Padding with empty batches (for collective executors) and an empty share change nothing.

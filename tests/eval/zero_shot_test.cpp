@@ -318,6 +318,9 @@ TEST_F(ZeroShotScoring, IndependentOfBatchingStreamingPaddingAndRankSplit) {
   const auto batched = score_zero_shot(model, plan, options);
   EXPECT_LT(max_loglik_difference(single, batched), 1e-4);  // BLAS blocking only
   EXPECT_EQ(max_loglik_difference(batched, score_zero_shot(streamed, plan, options)), 0.0);
+  ZeroShotOptions spilled = options;  // streamed, every batch's hidden states in a scratch file
+  spilled.hidden_spill = {.memory_budget_bytes = 0, .scratch_path = test::temp_dir("zero-shot-spill") / "hidden.scratch"};
+  EXPECT_EQ(max_loglik_difference(batched, score_zero_shot(streamed, plan, spilled)), 0.0);
 
   // Counting the forward passes through a wrapped executor: padding adds empty ones, changes nothing.
   struct CountingExecutor final : model::ExpertExecutor {

@@ -274,17 +274,27 @@ TEST_F(ModelApiTest, WindowsInABatchAreIndependentAndLayerMajorEqualsBatchMajor)
   Model model = Model::open(arch_dir("qwen3_moe"), backend);
   const TokenBatch both = golden_batch("qwen3_moe");
   const Tensor together = forward_logits(model, both);
-  std::vector<HiddenStates> singles;
+  // Layer-major over a store that keeps both windows in memory, and over one that spills all but the first
+  // (budget of one window) to its scratch file: the same logits, bit for bit.
+  const int64_t window_bytes = 48 * model.config().hidden_size * static_cast<int64_t>(sizeof(float));
+  HiddenStateStore in_memory(backend, HiddenSpill{});
+  HiddenStateStore spilled(backend, window_bytes, test::temp_dir("layer-major-spill") / "hidden.scratch");
   for (int64_t w = 0; w < 2; ++w) {
     TokenBatch one{1, 48, std::vector<int32_t>(both.ids.begin() + w * 48, both.ids.begin() + (w + 1) * 48)};
     const Tensor alone = forward_logits(model, one);
     for (int64_t i = 0; i < alone.size(); ++i) EXPECT_NEAR(alone.data[i], together.data[w * alone.size() + i], 1e-5);
-    singles.push_back(model.embed(one));
+    in_memory.add(model.embed(one));
+    spilled.add(model.embed(one));
   }
-  forward_layers_layer_major(model, singles);
+  EXPECT_EQ(spilled.bytes_in_memory(), window_bytes);
+  EXPECT_EQ(spilled.bytes_spilled(), window_bytes);
+  forward_layers_layer_major(model, in_memory);
+  forward_layers_layer_major(model, spilled);
   for (int64_t w = 0; w < 2; ++w) {
-    const Tensor logits = backend.download(model.logits(model.final_norm(singles[w])));
+    const Tensor logits = backend.download(model.logits(model.final_norm(in_memory.take(static_cast<size_t>(w)))));
     for (int64_t i = 0; i < logits.size(); ++i) EXPECT_NEAR(logits.data[i], together.data[w * logits.size() + i], 1e-5);
+    const Tensor from_file = backend.download(model.logits(model.final_norm(spilled.take(static_cast<size_t>(w)))));
+    EXPECT_EQ(from_file.data, logits.data) << "window " << w;
   }
   TokenBatch bad = both;
   bad.ids.pop_back();

@@ -1,6 +1,7 @@
 #include "pipeline/evaluate/stage_evaluate.h"
 
 #include <mpi.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/units.h"
 #include "data/corpus.h"
 #include "data/perplexity_stream.h"
 #include "data/shard.h"
@@ -149,6 +151,25 @@ double share_scale(size_t all, const data::ShardRange& share) {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// Under stream_weights a set's windows pass layer-major and their hidden states are held as calibration's
+// are: runtime.hidden_state_memory_mib in memory per rank, the rest in a scratch file in output_dir that
+// disappears when the process ends (model/hidden_store.h). Without streaming one batch is held at a time.
+model::HiddenSpill evaluation_spill(const config::Experiment& e, int rank) {
+  return {.memory_budget_bytes = e.runtime.hidden_state_memory_mib << 20,
+          .scratch_path = e.experiment.output_dir / cat(".evaluate-hidden-rank", rank, "-pid", ::getpid(), ".scratch")};
+}
+
+// Says, on rank 0, when a layer-major pass over `tokens` of this rank's tokens will spill.
+void log_spill(std::ostream* log, const std::string& stage, const config::Experiment& e, int64_t tokens,
+               int64_t hidden_size) {
+  const int64_t bytes = tokens * hidden_size * static_cast<int64_t>(sizeof(float));
+  const int64_t budget = e.runtime.hidden_state_memory_mib << 20;
+  if (log == nullptr || !e.runtime.stream_weights || bytes <= budget) return;
+  *log << stage << ": hidden states of rank 0's share: " << format_bytes(bytes) << ", of which about "
+       << format_bytes(bytes - budget) << " in a scratch file in " << e.experiment.output_dir.string()
+       << " (runtime.hidden_state_memory_mib = " << e.runtime.hidden_state_memory_mib << ")\n";
+}
+
 // Scores one prepared set on one model: this rank's share, the same number of forward passes on every
 // rank, sums reduced over ranks. Progress (rank 0's share, with tokens/s and ETA) goes to `log`.
 DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, EvaluatedModel which,
@@ -165,10 +186,14 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
     eval::PerplexityOptions options = perplexity_options(e, set);
     const std::span<const data::EvalWindow> mine(p.windows.data() + p.share.begin, static_cast<size_t>(p.share.size()));
     options.min_batches = max_over_ranks(eval::window_batches(mine, options.batch_windows), comm);
+    options.hidden_spill = evaluation_spill(e, context.session.rank());
     if (log)
       *log << stage << ": " << p.windows.size() << " windows of " << set.seq_len << " tokens over "
            << ranks_text(context.session.size()) << "; progress counts rank 0's " << p.share.size()
            << ", tokens/s all ranks' (rank 0's scaled)\n";
+    int64_t tokens = 0;
+    for (const data::EvalWindow& w : mine) tokens += w.length;
+    log_spill(log, stage, e, tokens, ranked.model->config().hidden_size);
     Progress progress(stage, p.share.size(), "windows", log, interval, share_scale(p.windows.size(), p.share));
     const eval::NllSum local = eval::score_windows(*ranked.model, p.tokens, mine, options, layer, &progress);
     progress.finish();
@@ -186,10 +211,14 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
   } else {
     eval::ZeroShotOptions options = p.options;
     options.min_batches = max_over_ranks(static_cast<int64_t>(p.plan->batches.size()), comm);
+    options.hidden_spill = evaluation_spill(e, context.session.rank());
     if (log)
       *log << stage << ": " << p.task->examples.size() << " examples over "
            << ranks_text(context.session.size()) << "; progress counts rank 0's " << p.plan->requests.size()
            << " (example, choice) requests, tokens/s all ranks' (rank 0's scaled)\n";
+    int64_t tokens = 0;
+    for (const eval::ScoredBatch& b : p.plan->batches) tokens += b.tokens.windows * b.tokens.seq_len;
+    log_spill(log, stage, e, tokens, ranked.model->config().hidden_size);
     Progress progress(stage, static_cast<int64_t>(p.plan->requests.size()), "requests", log, interval,
                       share_scale(p.task->examples.size(), p.share));
     const std::vector<eval::ExampleScore> scores =

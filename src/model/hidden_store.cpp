@@ -1,4 +1,4 @@
-#include "analysis/hidden_store.h"
+#include "model/hidden_store.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,13 +8,13 @@
 
 #include "core/error.h"
 
-namespace moqa::analysis {
+namespace moqa::model {
 
 ScratchFile::ScratchFile(std::filesystem::path path) : path_(std::move(path)) {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     const int err = errno;
-    fail("cannot create the scratch file '", path_.string(), "' for calibration hidden states that exceed ",
+    fail("cannot create the scratch file '", path_.string(), "' for hidden states that exceed ",
          "runtime.hidden_state_memory_mib: ", std::strerror(err),
          err == EEXIST ? " (left by another run? remove it)" : "",
          "; raise the budget or make the output directory writable");
@@ -39,7 +39,7 @@ void ScratchFile::write(int64_t offset_bytes, const void* data, int64_t bytes) {
     if (n <= 0) {
       const int err = n < 0 ? errno : ENOSPC;
       fail("cannot write ", bytes, " bytes at byte offset ", offset_bytes, " of the scratch file '", path_.string(),
-           "' (calibration hidden states beyond runtime.hidden_state_memory_mib): ", std::strerror(err));
+           "' (hidden states beyond runtime.hidden_state_memory_mib): ", std::strerror(err));
     }
     p += n;
     bytes -= n;
@@ -69,14 +69,14 @@ HiddenStateStore::HiddenStateStore(backend::Backend& backend, int64_t memory_bud
   MOQA_CHECK(memory_budget_bytes >= 0, "hidden state memory budget of ", memory_budget_bytes, " bytes, expected >= 0");
 }
 
-void HiddenStateStore::write_spilled(const Slot& slot, const model::HiddenStates& batch) {
+void HiddenStateStore::write_spilled(const Slot& slot, const HiddenStates& batch) {
   const Tensor host = backend_.download(batch.values);
   MOQA_CHECK(static_cast<int64_t>(host.data.size()) * static_cast<int64_t>(sizeof(float)) == slot.bytes(),
              "hidden state store: a batch of ", host.data.size(), " values, expected ", slot.bytes() / 4);
   scratch_->write(slot.offset_bytes, host.data.data(), slot.bytes());
 }
 
-size_t HiddenStateStore::add(model::HiddenStates batch) {
+size_t HiddenStateStore::add(HiddenStates batch) {
   Slot slot{.windows = batch.windows, .seq_len = batch.seq_len, .hidden = batch.values.cols(), .resident = {},
             .offset_bytes = -1, .taken = false};
   if (slot.bytes() == 0 || in_memory_bytes_ + slot.bytes() <= budget_bytes_) {
@@ -92,22 +92,22 @@ size_t HiddenStateStore::add(model::HiddenStates batch) {
   return slots_.size() - 1;
 }
 
-model::HiddenStates HiddenStateStore::take(size_t index) {
+HiddenStates HiddenStateStore::take(size_t index) {
   MOQA_CHECK(index < slots_.size() && !slots_[index].taken, "hidden state store: batch ", index,
              " is not there to take");
   Slot& slot = slots_[index];
   slot.taken = true;
   if (slot.offset_bytes < 0) {
-    model::HiddenStates out = std::move(*slot.resident);
+    HiddenStates out = std::move(*slot.resident);
     slot.resident.reset();
     return out;
   }
   Tensor host({slot.windows * slot.seq_len, slot.hidden});
   scratch_->read(slot.offset_bytes, host.data.data(), slot.bytes());
-  return model::HiddenStates{slot.windows, slot.seq_len, backend_.upload(host)};
+  return HiddenStates{slot.windows, slot.seq_len, backend_.upload(host)};
 }
 
-void HiddenStateStore::put(size_t index, model::HiddenStates batch) {
+void HiddenStateStore::put(size_t index, HiddenStates batch) {
   MOQA_CHECK(index < slots_.size() && slots_[index].taken, "hidden state store: batch ", index, " was not taken");
   Slot& slot = slots_[index];
   MOQA_CHECK(batch.windows == slot.windows && batch.seq_len == slot.seq_len && batch.values.cols() == slot.hidden,
@@ -119,4 +119,4 @@ void HiddenStateStore::put(size_t index, model::HiddenStates batch) {
     write_spilled(slot, batch);
 }
 
-}  // namespace moqa::analysis
+}  // namespace moqa::model
