@@ -66,7 +66,7 @@ DistributionSample prepare_distribution(const config::CalibrationSet& set, const
   if (rank == 0) {
     const data::CorpusSource source{
         .path = set.path,
-        .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
+        .format = set.format,
         .jsonl_field = set.field};
     const data::TokenizeOptions tokenize{.max_tokens = set.max_tokens};
     if (set.sampling == config::SampleMode::gptq) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/corpus_format.h"
 #include "quant/gptq_variant.h"
 #include "quant/scale_dtype.h"
 
@@ -24,7 +25,7 @@ namespace moqa::config {
 // Stages run in this order whatever order the TOML lists them in.
 enum class Stage { calibrate, allocate, quantize, evaluate };
 enum class ComputeDtype { float32, bfloat16, float16 };
-enum class TextFormat { text, jsonl };
+// Corpus formats are data::CorpusFormat (data/corpus_format.h), named by the `format` keys.
 using data::SampleMode;          // data/sample_mode.h
 using data::PerplexityProtocol;  // data/perplexity_protocol.h
 // Input-side measures (mean_abs .. hessian_diag) read the expert's input x, the same for every expert of a
@@ -64,7 +65,7 @@ struct EnumNames;
   }
 MOQA_ENUM_NAMES(Stage, "calibrate", "allocate", "quantize", "evaluate");
 MOQA_ENUM_NAMES(ComputeDtype, "float32", "bfloat16", "float16");
-MOQA_ENUM_NAMES(TextFormat, "text", "jsonl");
+MOQA_ENUM_NAMES(data::CorpusFormat, "text", "jsonl");
 MOQA_ENUM_NAMES(SampleMode, "random_offsets", "disjoint", "gptq");
 MOQA_ENUM_NAMES(PerplexityProtocol, "windows", "gptq-wikitext2", "gptq-c4-new");
 MOQA_ENUM_NAMES(ChannelSignificance, "mean_abs", "rms", "saliency", "hessian_diag", "output_mean_abs",
@@ -133,7 +134,7 @@ inline constexpr std::string_view kReservedCalibrationName = "synthesized";
 struct CalibrationSet {
   std::string name;
   std::filesystem::path path;  // .xz-compressed files allowed
-  TextFormat format = TextFormat::text;
+  data::CorpusFormat format = data::CorpusFormat::text;
   std::string field = "text";  // jsonl: the field holding the text
   int64_t samples = 32;        // windows drawn by the seeded sampler
   SampleMode sampling = SampleMode::random_offsets;
@@ -226,7 +227,7 @@ struct EvaluationSet {
   std::string name;
   EvalKind kind = EvalKind::perplexity;
   std::filesystem::path path;
-  TextFormat format = TextFormat::text;  // default: jsonl for zero_shot and *.jsonl[.xz], else text
+  data::CorpusFormat format = data::CorpusFormat::text;  // default: jsonl for zero_shot and *.jsonl[.xz], else text
   std::string field = "text";
   std::optional<data::TaskFormat> task;  // zero_shot only
   // zero_shot, piqa: the separate labels file (one label per line, in record order); default <stem>-labels.lst

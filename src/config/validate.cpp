@@ -13,9 +13,9 @@ bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
-TextFormat format_from_extension(const std::filesystem::path& path) {
+data::CorpusFormat format_from_extension(const std::filesystem::path& path) {
   const std::string name = path.filename().string();
-  return ends_with(name, ".jsonl") || ends_with(name, ".jsonl.xz") ? TextFormat::jsonl : TextFormat::text;
+  return ends_with(name, ".jsonl") || ends_with(name, ".jsonl.xz") ? data::CorpusFormat::jsonl : data::CorpusFormat::text;
 }
 
 std::string bits_list(const std::vector<int>& bits) {
@@ -177,7 +177,7 @@ void check_protocol(const EvaluationSet& set, const std::string& prefix, ReadCon
   if (set.stride != set.seq_len) refuse("stride", cat(set.stride), cat("seq_len = ", set.seq_len, " or no stride"));
   if (set.keep_partial_last) refuse("keep_partial_last", "true", "false");
   if (set.max_tokens != 0) refuse("max_tokens", cat(set.max_tokens), "0");
-  if (set.protocol == PerplexityProtocol::gptq_c4_new && set.format != TextFormat::jsonl &&
+  if (set.protocol == PerplexityProtocol::gptq_c4_new && set.format != data::CorpusFormat::jsonl &&
       context.valid(prefix + "format"))
     context.error(context.where(context.present(prefix + "format") ? prefix + "format" : key), prefix + "format",
                   cat("found \"text\" (", set.path.filename().string(),
@@ -259,7 +259,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
     const std::string prefix = cat("evaluation.", i, ".");
     const bool zero_shot = set.kind == EvalKind::zero_shot;
     if (!context.present(prefix + "format"))
-      set.format = zero_shot ? TextFormat::jsonl : format_from_extension(set.path);
+      set.format = zero_shot ? data::CorpusFormat::jsonl : format_from_extension(set.path);
     const bool kind_ok = context.valid(prefix + "kind");
     if (kind_ok && zero_shot && !set.task && context.valid(prefix + "task")) {
       const auto& tasks = EnumNames<data::TaskFormat>::names;
@@ -272,7 +272,7 @@ void resolve_evaluation(Experiment& e, ReadContext& context) {
                     cat("found \"", name_of(*set.task), "\" with kind = \"perplexity\", expected no task "
                         "(task is for kind = \"zero_shot\")"));
     resolve_labels(set, prefix, context);
-    if (kind_ok && zero_shot && set.format != TextFormat::jsonl && context.valid(prefix + "format"))
+    if (kind_ok && zero_shot && set.format != data::CorpusFormat::jsonl && context.valid(prefix + "format"))
       context.error(context.where(prefix + "format"), prefix + "format",
                     "found \"text\" with kind = \"zero_shot\", expected \"jsonl\" (one task example per line)");
     if (!context.present(prefix + "stride")) {

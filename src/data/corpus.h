@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "data/bos_policy.h"
+#include "data/corpus_format.h"
 #include "tokenizer/tokenizer.h"
 
 namespace moqa::data {
@@ -22,8 +23,6 @@ struct TokenizeOptions {
   BosPolicy bos = BosPolicy::tokenizer;
   int64_t max_tokens = 0;  // 0: keep every token
 };
-
-enum class CorpusFormat { text, jsonl };
 
 struct CorpusSource {
   std::filesystem::path path;          // plain or .xz

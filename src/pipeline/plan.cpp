@@ -41,7 +41,7 @@ std::string file_size_text(const std::filesystem::path& path) {
 void print_datasets(std::ostream& out, const Experiment& e) {
   for (const auto& c : e.calibration)
     out << "  calibration  " << c.name << ": " << c.path.string() << "\n"
-        << "               " << name_of(c.format) << (c.format == TextFormat::jsonl ? cat(" (field \"", c.field, "\")") : "")
+        << "               " << name_of(c.format) << (c.format == data::CorpusFormat::jsonl ? cat(" (field \"", c.field, "\")") : "")
         << ", " << file_size_text(c.path) << "; " << c.samples << " windows x " << c.seq_len << " tokens"
         << (c.max_tokens > 0 ? cat(", first ", c.max_tokens, " tokens of the file") : "") << "\n";
   for (const auto& v : e.evaluation) {

@@ -28,7 +28,7 @@ config::CalibrationSet documents_set(int64_t seq_len) {
   config::CalibrationSet set;
   set.name = "docs";
   set.path = path;
-  set.format = config::TextFormat::jsonl;
+  set.format = data::CorpusFormat::jsonl;
   set.samples = 50;
   set.sampling = config::SampleMode::gptq;
   set.seq_len = seq_len;

@@ -33,7 +33,7 @@ TEST_F(ConfigTest, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(e.model.compute_dtype, ComputeDtype::float32);
   ASSERT_EQ(e.calibration.size(), 1u);
   EXPECT_EQ(e.calibration[0].path, dir_ / "data" / "a.txt");
-  EXPECT_EQ(e.calibration[0].format, TextFormat::text);
+  EXPECT_EQ(e.calibration[0].format, data::CorpusFormat::text);
   EXPECT_EQ(e.calibration[0].samples, 32);
   EXPECT_EQ(e.calibration[0].seq_len, 512);
   EXPECT_EQ(e.calibration[0].max_tokens, 0);
@@ -169,7 +169,7 @@ statistics_from = "calibrated"
   EXPECT_EQ(e.calibration[0].sampling, SampleMode::disjoint);
   EXPECT_EQ(e.calibration[0].seq_len, 64);
   EXPECT_EQ(e.calibration[0].max_tokens, 1000);
-  EXPECT_EQ(e.calibration[1].format, TextFormat::jsonl);  // from the extension
+  EXPECT_EQ(e.calibration[1].format, data::CorpusFormat::jsonl);  // from the extension
   EXPECT_EQ(e.calibration[1].field, "body");
   EXPECT_FALSE(e.analysis.activation);
   EXPECT_FALSE(e.analysis.correlation);
@@ -224,7 +224,7 @@ statistics_from = "calibrated"
   EXPECT_EQ(e.evaluation[0].max_tokens, 4096);
   EXPECT_TRUE(e.evaluation[0].keep_partial_last);
   EXPECT_EQ(e.evaluation[1].kind, EvalKind::zero_shot);
-  EXPECT_EQ(e.evaluation[1].format, TextFormat::jsonl);
+  EXPECT_EQ(e.evaluation[1].format, data::CorpusFormat::jsonl);
   EXPECT_EQ(e.evaluation[1].task, data::TaskFormat::piqa);
   EXPECT_EQ(e.evaluation[1].distribution, Distribution::known);
   EXPECT_EQ(e.evaluation[1].limit, 100);

@@ -8,7 +8,7 @@ namespace moqa::app {
 
 data::CorpusSource evaluation_source(const config::EvaluationSet& set, const std::filesystem::path& path) {
   return {.path = path,
-          .format = set.format == config::TextFormat::jsonl ? data::CorpusFormat::jsonl : data::CorpusFormat::text,
+          .format = set.format,
           .jsonl_field = set.field};
 }
 
