@@ -11,7 +11,7 @@
 #include "dist/mpi_session.h"
 #include "io/hf_config.h"
 #include "pipeline/driver.h"
-#include "pipeline/plan.h"
+#include "pipeline/dry_run_report.h"
 #include "plan/memory_plan.h"
 
 namespace moqa::app {

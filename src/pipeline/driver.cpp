@@ -11,7 +11,7 @@
 #include "pipeline/allocate/stage_allocate.h"
 #include "pipeline/calibrate/stage_calibrate.h"
 #include "pipeline/evaluate/stage_evaluate.h"
-#include "pipeline/plan.h"
+#include "pipeline/dry_run_report.h"
 #include "pipeline/quantize/stage_quantize.h"
 #include "pipeline/results_file.h"
 #include "pipeline/results_summary.h"

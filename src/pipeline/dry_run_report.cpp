@@ -1,4 +1,4 @@
-#include "pipeline/plan.h"
+#include "pipeline/dry_run_report.h"
 
 #include <ostream>
 #include <sstream>
