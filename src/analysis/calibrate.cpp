@@ -1,6 +1,5 @@
 #include "analysis/calibrate.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <limits>
@@ -154,7 +153,7 @@ std::vector<DistributionStatistics> measure_distributions(CalibrationWorld& worl
              " ranks used on a communicator of ", size);
 
   model::HiddenStateStore store(model.backend(), world.hidden_state_budget_bytes,
-                         world.scratch_dir / cat(".calibration-hidden-rank", rank, "-pid", ::getpid(), ".scratch"));
+                         model::hidden_scratch_path(world.scratch_dir, "calibration", rank));
   std::vector<DistributionPass> passes;
   int64_t tokens = 0;  // all windows of all distributions, all ranks
   for (const DistributionSample& sample : samples) {

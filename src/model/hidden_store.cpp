@@ -63,6 +63,10 @@ void ScratchFile::read(int64_t offset_bytes, void* data, int64_t bytes) const {
   }
 }
 
+std::filesystem::path hidden_scratch_path(const std::filesystem::path& dir, std::string_view purpose, int rank) {
+  return dir / cat(".", purpose, "-hidden-rank", rank, "-pid", ::getpid(), ".scratch");
+}
+
 HiddenStateStore::HiddenStateStore(backend::Backend& backend, int64_t memory_budget_bytes,
                                    std::filesystem::path scratch_path)
     : backend_(backend), budget_bytes_(memory_budget_bytes), scratch_path_(std::move(scratch_path)) {

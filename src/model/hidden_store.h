@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "backend/backend.h"
@@ -42,6 +43,10 @@ struct HiddenSpill {
   int64_t memory_budget_bytes = INT64_MAX;
   std::filesystem::path scratch_path;
 };
+
+// The scratch file of one process's layer-major pass: `dir`/.<purpose>-hidden-rank<r>-pid<p>.scratch (rank and
+// process id keep ranks of one job, on one host or several sharing `dir`, apart).
+std::filesystem::path hidden_scratch_path(const std::filesystem::path& dir, std::string_view purpose, int rank);
 
 class HiddenStateStore {
  public:

@@ -1,7 +1,6 @@
 #include "pipeline/evaluate/stage_evaluate.h"
 
 #include <mpi.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -156,18 +155,18 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // disappears when the process ends (model/hidden_store.h). Without streaming one batch is held at a time.
 model::HiddenSpill evaluation_spill(const config::Experiment& e, int rank) {
   return {.memory_budget_bytes = e.runtime.hidden_state_memory_mib << 20,
-          .scratch_path = e.experiment.output_dir / cat(".evaluate-hidden-rank", rank, "-pid", ::getpid(), ".scratch")};
+          .scratch_path = model::hidden_scratch_path(e.experiment.output_dir, "evaluate", rank)};
 }
 
-// Says, on rank 0, when a layer-major pass over `tokens` of this rank's tokens will spill.
-void log_spill(std::ostream* log, const std::string& stage, const config::Experiment& e, int64_t tokens,
-               int64_t hidden_size) {
+// Says, on rank 0, when a layer-major pass over `tokens` of this rank's tokens will spill under `spill`.
+void log_spill(std::ostream* log, const std::string& stage, const config::Experiment& e, const model::HiddenSpill& spill,
+               int64_t tokens, int64_t hidden_size) {
   const int64_t bytes = tokens * hidden_size * static_cast<int64_t>(sizeof(float));
-  const int64_t budget = e.runtime.hidden_state_memory_mib << 20;
-  if (log == nullptr || !e.runtime.stream_weights || bytes <= budget) return;
+  if (log == nullptr || !e.runtime.stream_weights || bytes <= spill.memory_budget_bytes) return;
   *log << stage << ": hidden states of rank 0's share: " << format_bytes(bytes) << ", of which about "
-       << format_bytes(bytes - budget) << " in a scratch file in " << e.experiment.output_dir.string()
-       << " (runtime.hidden_state_memory_mib = " << e.runtime.hidden_state_memory_mib << ")\n";
+       << format_bytes(bytes - spill.memory_budget_bytes) << " in a scratch file in "
+       << spill.scratch_path.parent_path().string() << " (runtime.hidden_state_memory_mib = "
+       << e.runtime.hidden_state_memory_mib << ")\n";
 }
 
 // Scores one prepared set on one model: this rank's share, the same number of forward passes on every
@@ -193,7 +192,7 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
            << ", tokens/s all ranks' (rank 0's scaled)\n";
     int64_t tokens = 0;
     for (const data::EvalWindow& w : mine) tokens += w.length;
-    log_spill(log, stage, e, tokens, ranked.model->config().hidden_size);
+    log_spill(log, stage, e, options.hidden_spill, tokens, ranked.model->config().hidden_size);
     Progress progress(stage, p.share.size(), "windows", log, interval, share_scale(p.windows.size(), p.share));
     const eval::NllSum local = eval::score_windows(*ranked.model, p.tokens, mine, options, layer, &progress);
     progress.finish();
@@ -218,7 +217,7 @@ DatasetEvaluation evaluate_set(RankModel& ranked, const PreparedSet& p, Evaluate
            << " (example, choice) requests, tokens/s all ranks' (rank 0's scaled)\n";
     int64_t tokens = 0;
     for (const eval::ScoredBatch& b : p.plan->batches) tokens += b.tokens.windows * b.tokens.seq_len;
-    log_spill(log, stage, e, tokens, ranked.model->config().hidden_size);
+    log_spill(log, stage, e, options.hidden_spill, tokens, ranked.model->config().hidden_size);
     Progress progress(stage, static_cast<int64_t>(p.plan->requests.size()), "requests", log, interval,
                       share_scale(p.task->examples.size(), p.share));
     const std::vector<eval::ExampleScore> scores =
