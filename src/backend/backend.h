@@ -26,6 +26,24 @@
 
 namespace moqa::backend {
 
+// One SwiGLU MLP on its own rows: out = (silu(x·gateᵀ + gate_bias) * (x·upᵀ + up_bias))·downᵀ + down_bias,
+// the routed, shared and dense MLPs of every supported family. Pointers are borrowed for the call; a bias
+// pointer may be null.
+struct SwigluJob {
+  const Array* x = nullptr;  // [n, in]
+  const Array* gate = nullptr;
+  const Array* gate_bias = nullptr;
+  const Array* up = nullptr;
+  const Array* up_bias = nullptr;
+  const Array* down = nullptr;
+  const Array* down_bias = nullptr;
+};
+
+struct SwigluResult {
+  Array out;        // [n, out]
+  Array activated;  // [n, ffn]: silu(gate)·up, the down projection's input; empty unless asked for
+};
+
 // Scores and decisions of Backend::route.
 struct RouteResult {
   Routing routing;  // host
@@ -42,6 +60,8 @@ class Backend {
   // ---- Transfers -------------------------------------------------------------------------------
   virtual Array upload(const Tensor& host) = 0;         // activations: stored as float32
   virtual Array upload_weight(const Tensor& host) = 0;  // weights: the backend chooses the storage type
+  // upload_weight of a tensor the caller gives up: the CPU backend keeps its buffer instead of copying it.
+  virtual Array take_weight(Tensor&& host) { return upload_weight(host); }
   virtual Tensor download(const Array& array) = 0;
   virtual Array zeros(const Shape& shape) = 0;
   virtual Array copy(const Array& array) = 0;  // an independent duplicate
@@ -65,6 +85,12 @@ class Backend {
 
   // SwiGLU activation: silu(gate) * up, elementwise ([n, f] each).
   virtual Array silu_mul(const Array& gate, const Array& up) = 0;
+
+  // A MoE layer's routed experts, each a SwiGLU MLP on its own rows; results in job order. keep_activated:
+  // also return each job's activation. The default runs them one after another (swiglu below); a backend
+  // may run them concurrently, but an expert's values must not depend on which other jobs share the call
+  // (on how many ranks the experts are spread).
+  virtual std::vector<SwigluResult> routed_experts(std::span<const SwigluJob> jobs, bool keep_activated);
 
   virtual void add(Array& dst, const Array& src) = 0;            // dst += src (same shape)
   virtual void scale_rows(Array& x, const Array& scales) = 0;    // x[r, :] *= scales[r]; scales has x.rows() values
@@ -91,5 +117,8 @@ class Backend {
   // Each target must lie in [0, cols).
   virtual std::vector<float> nll(const Array& logits, std::span<const int32_t> targets) = 0;
 };
+
+// One SwiGLU MLP through linear and silu_mul (dense and shared MLPs; the default routed_experts).
+SwigluResult swiglu(Backend& backend, const SwigluJob& job, bool keep_activated);
 
 }  // namespace moqa::backend

@@ -1,5 +1,6 @@
 #include "backend/checks.h"
 
+#include "backend/backend.h"
 #include "core/error.h"
 
 namespace moqa::backend {
@@ -33,6 +34,19 @@ void check_linear(const char* backend, const Array& x, const Array& weight, cons
              ", expected [out, in]");
   check_matrix(backend, "linear", "input", x, x.rows(), weight.shape[1]);
   if (bias) check_matrix(backend, "linear", "bias", *bias, 1, weight.shape[0]);
+}
+
+void check_swiglu(const char* backend, const SwigluJob& job) {
+  MOQA_CHECK(job.x && job.gate && job.up && job.down, backend, " swiglu: a job without its input or one of its gate, ",
+             "up and down weights");
+  check_linear(backend, *job.x, *job.gate, job.gate_bias);
+  check_linear(backend, *job.x, *job.up, job.up_bias);
+  MOQA_CHECK(job.up->shape == job.gate->shape, backend, " swiglu: up weight of shape ", to_string(job.up->shape),
+             " beside gate weight of shape ", to_string(job.gate->shape));
+  MOQA_CHECK(job.down->shape.size() == 2 && job.down->shape[1] == job.gate->shape[0], backend,
+             " swiglu: down weight of shape ", to_string(job.down->shape), " after an activation of width ",
+             job.gate->shape[0]);
+  if (job.down_bias) check_matrix(backend, "swiglu", "down bias", *job.down_bias, 1, job.down->shape[0]);
 }
 
 void check_rms_norm(const char* backend, const Array& x, const Array& weight) {

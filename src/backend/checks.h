@@ -11,6 +11,8 @@
 
 namespace moqa::backend {
 
+struct SwigluJob;  // backend.h
+
 // `a` is a matrix [rows, cols] (Array::rows/cols); `what` names it ("bias").
 void check_matrix(const char* backend, const char* op, const char* what, const Array& a, int64_t rows, int64_t cols);
 // Same element count and last dimension.
@@ -22,6 +24,8 @@ void check_indices(const char* op, const char* what, std::span<const int32_t> in
 
 void check_embedding(const char* backend, const Array& table, std::span<const int32_t> ids);
 void check_linear(const char* backend, const Array& x, const Array& weight, const Array* bias);
+// Every pointer but the biases set; gate and up [ffn, in], down [out, ffn], biases of matching length.
+void check_swiglu(const char* backend, const SwigluJob& job);
 void check_rms_norm(const char* backend, const Array& x, const Array& weight);
 void check_rope(const char* backend, const Array& x, const Array& cos, const Array& sin, const RopeLayout& layout);
 void check_attention(const char* backend, const Array& q, const Array& k, const Array& v, const AttentionShape& shape);

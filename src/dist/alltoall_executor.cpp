@@ -205,28 +205,34 @@ Array AlltoallExpertExecutor::run(model::Model& model, int64_t layer, const Arra
       previous = meta;
     }
   }
-  std::vector<float> outputs = buffer<float>(received.total * hidden);
+  // Every owned expert's rows as one Model::run_experts batch (the backend may run them concurrently).
+  std::vector<model::ExpertRows> batch;
+  std::vector<std::vector<int32_t>> batch_tokens;
+  std::vector<std::vector<float>> batch_weights;
+  batch_tokens.reserve(static_cast<size_t>(num_experts));  // the batch's spans point into these
+  batch_weights.reserve(static_cast<size_t>(num_experts));
   for (int64_t e = 0; e < num_experts; ++e) {
     const std::vector<Arrival>& rows_at = arrivals[static_cast<size_t>(e)];
     if (rows_at.empty()) continue;
-    const int64_t n = static_cast<int64_t>(rows_at.size());
-    Tensor rows({n, hidden});
-    std::vector<int32_t> global_tokens(rows_at.size());
-    std::vector<float> weights(rows_at.size());
+    Tensor rows({static_cast<int64_t>(rows_at.size()), hidden});
+    std::vector<int32_t>& global_tokens = batch_tokens.emplace_back(rows_at.size());
+    std::vector<float>& weights = batch_weights.emplace_back(rows_at.size());
     for (size_t i = 0; i < rows_at.size(); ++i) {
       const std::byte* record = recv_records.data() + static_cast<size_t>(rows_at[i].position) * layout.bytes();
       std::memcpy(rows.row(static_cast<int64_t>(i)).data(), record, layout.floats_bytes());
       global_tokens[i] = rows_at[i].global_token;
       weights[i] = read_meta(record, layout).weight;
     }
-    const Array rows_array = backend.upload(rows);
-    if (observer) {
-      observer->on_expert_input(
-          {.layer = layer, .expert = e, .rows = rows_array, .tokens = global_tokens, .weights = weights});
-    }
-    const Tensor out = backend.download(model.run_expert(layer, e, rows_array, observer));
-    MOQA_CHECK(out.size() == n * hidden, "expert dispatch at layer ", layer, ": expert ", e, " returned shape ",
-               to_string(out.shape), " for ", n, " rows of width ", hidden);
+    batch.push_back({.expert = e, .rows = backend.upload(rows), .tokens = global_tokens, .weights = weights});
+  }
+  std::vector<float> outputs = buffer<float>(received.total * hidden);
+  const std::vector<Array> expert_outputs = model.run_experts(layer, batch, observer);
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const std::vector<Arrival>& rows_at = arrivals[static_cast<size_t>(batch[b].expert)];
+    const int64_t n = static_cast<int64_t>(rows_at.size());
+    const Tensor out = backend.download(expert_outputs[b]);
+    MOQA_CHECK(out.size() == n * hidden, "expert dispatch at layer ", layer, ": expert ", batch[b].expert,
+               " returned shape ", to_string(out.shape), " for ", n, " rows of width ", hidden);
     for (size_t i = 0; i < rows_at.size(); ++i) {
       std::copy_n(out.row(static_cast<int64_t>(i)).data(), hidden,
                   outputs.data() + static_cast<size_t>(rows_at[i].position) * static_cast<size_t>(hidden));

@@ -81,6 +81,7 @@ const SafetensorsFile& CheckpointReader::shard_for(std::string_view tensor) cons
   const auto it = weight_map_.find(tensor);
   MOQA_CHECK(it != weight_map_.end(), "checkpoint ", dir_.string(), " has no tensor '", tensor, "' (it holds ",
              weight_map_.size(), " tensors)");
+  const std::lock_guard lock(*shards_mutex_);
   auto shard = shards_.find(it->second);
   if (shard == shards_.end()) {
     auto file = std::make_unique<SafetensorsFile>(SafetensorsFile::open(dir_ / it->second));
@@ -115,6 +116,7 @@ std::filesystem::path CheckpointReader::file_of(std::string_view tensor) const {
 
 std::vector<std::filesystem::path> CheckpointReader::opened_files() const {
   std::vector<std::filesystem::path> files;
+  const std::lock_guard lock(*shards_mutex_);
   for (const auto& [name, shard] : shards_) files.push_back(shard->path());
   return files;
 }

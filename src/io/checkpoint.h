@@ -1,10 +1,12 @@
 #pragma once
 // A Hugging Face checkpoint directory: model.safetensors, or shards listed by
 // model.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}). Shards are
-// opened lazily (not thread-safe: one loader thread per rank), so a rank that loads only its own experts only maps the shards that hold them.
+// opened lazily, so a rank that loads only its own experts only maps the shards that hold them. Every
+// const method may be called from several threads at once (a model reads its next layer ahead).
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,7 +42,8 @@ class CheckpointReader {
 
   std::filesystem::path dir_;
   std::map<std::string, std::string, std::less<>> weight_map_;  // tensor -> shard file name
-  mutable std::map<std::string, std::unique_ptr<SafetensorsFile>, std::less<>> shards_;
+  mutable std::map<std::string, std::unique_ptr<SafetensorsFile>, std::less<>> shards_;  // under shards_mutex_
+  std::unique_ptr<std::mutex> shards_mutex_ = std::make_unique<std::mutex>();  // (a pointer keeps the reader movable)
 };
 
 }  // namespace moqa::io

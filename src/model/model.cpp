@@ -38,11 +38,11 @@ Model::Model(ModelConfig config, std::shared_ptr<const WeightSource> weights, ba
   MOQA_CHECK(options_.logits_chunk_rows > 0, "model: logits_chunk_rows must be positive, got ",
              options_.logits_chunk_rows);
   const int64_t d = config_.hidden_size;
-  embed_tokens_ = backend_->upload_weight(weights_->load(embedding_name(), {config_.vocab_size, d}));
-  final_norm_ = backend_->upload_weight(weights_->load(final_norm_name(), {d}));
+  embed_tokens_ = backend_->take_weight(weights_->load(embedding_name(), {config_.vocab_size, d}));
+  final_norm_ = backend_->take_weight(weights_->load(final_norm_name(), {d}));
   lm_head_ = config_.tie_word_embeddings
                  ? embed_tokens_
-                 : backend_->upload_weight(weights_->load(lm_head_name(), {config_.vocab_size, d}));
+                 : backend_->take_weight(weights_->load(lm_head_name(), {config_.vocab_size, d}));
   layers_.resize(static_cast<size_t>(config_.num_layers));
   if (!options_.stream_weights) {
     for (int64_t layer = 0; layer < config_.num_layers; ++layer) load_layer(layer);
@@ -64,12 +64,47 @@ bool Model::owns_expert(int64_t layer, int64_t expert) const {
   return !options_.owns_expert || options_.owns_expert(layer, expert);
 }
 
-Model::LinearWeights Model::load_linear(const LinearId& id) const {
-  LinearWeights w;
-  const Shape shape = weight_shape(config_, id);
-  w.weight = backend_->upload_weight(weights_->load(weight_name(config_, id), shape));
-  if (const auto bias = bias_name(config_, id)) w.bias = backend_->upload_weight(weights_->load(*bias, {shape[0]}));
-  return w;
+Model::HostLayer Model::read_layer(const ModelConfig& config, const WeightSource& weights, int64_t layer,
+                                   const std::function<bool(int64_t, int64_t)>& owns_expert) {
+  HostLayer host;
+  host.layer = layer;
+  const auto read = [&](const LinearId& id) {
+    const Shape shape = weight_shape(config, id);
+    HostLinear& linear = host.linears.emplace_back();
+    linear.id = id;
+    linear.weight = weights.load(weight_name(config, id), shape);
+    if (const auto bias = bias_name(config, id)) linear.bias = weights.load(*bias, {shape[0]});
+  };
+  for (const LinearId& id : layer_linears(config, layer, /*include_experts=*/false)) read(id);
+  for (const Vector v : layer_vectors(config, layer))
+    host.vectors.emplace_back(v, weights.load(vector_name(config, layer, v), vector_shape(config, v)));
+  if (config.is_moe_layer(layer)) {
+    for (int64_t e = 0; e < config.num_experts; ++e) {
+      if (owns_expert && !owns_expert(layer, e)) continue;
+      for (const Linear kind : {Linear::expert_gate, Linear::expert_up, Linear::expert_down}) read({layer, kind, e});
+    }
+  }
+  return host;
+}
+
+Model::LayerWeights Model::upload_layer(HostLayer host) {
+  LayerWeights fresh;
+  if (config_.is_moe_layer(host.layer)) fresh.experts.resize(static_cast<size_t>(config_.num_experts));
+  for (HostLinear& linear : host.linears) {
+    LinearWeights w;
+    w.weight = backend_->take_weight(std::move(linear.weight));
+    if (linear.bias) w.bias = backend_->take_weight(std::move(*linear.bias));
+    if (!linear.id.is_routed_expert()) {
+      fresh.linears.emplace(linear.id.kind, std::move(w));
+      continue;
+    }
+    ExpertWeights& ex = fresh.experts[static_cast<size_t>(linear.id.expert)];
+    (linear.id.kind == Linear::expert_gate ? ex.gate : linear.id.kind == Linear::expert_up ? ex.up : ex.down) =
+        std::move(w);
+  }
+  for (auto& [v, values] : host.vectors) fresh.vectors.emplace(v, backend_->take_weight(std::move(values)));
+  fresh.resident = true;
+  return fresh;
 }
 
 void Model::load_layer(int64_t layer) {
@@ -80,26 +115,20 @@ void Model::load_layer(int64_t layer) {
       if (other != layer) release_layer(other);
   }
   if (layers_[static_cast<size_t>(layer)].resident) return;
-  LayerWeights fresh;
-  for (const LinearId& id : layer_linears(config_, layer, /*include_experts=*/false)) {
-    fresh.linears.emplace(id.kind, load_linear(id));
+  HostLayer host;
+  if (read_ahead_.valid() && read_ahead_layer_ == layer) {
+    host = read_ahead_.get();  // rethrows what the reading thread ran into
+  } else {
+    read_ahead_ = {};  // (waits for a read of another layer to finish)
+    host = read_layer(config_, *weights_, layer, options_.owns_expert);
   }
-  for (const Vector v : layer_vectors(config_, layer)) {
-    const Tensor values = weights_->load(vector_name(config_, layer, v), vector_shape(config_, v));
-    fresh.vectors.emplace(v, backend_->upload_weight(values));
+  read_ahead_layer_ = -1;
+  if (options_.stream_weights && options_.read_ahead && layer + 1 < config_.num_layers) {
+    read_ahead_layer_ = layer + 1;
+    read_ahead_ = std::async(std::launch::async, [config = config_, weights = weights_, owns = options_.owns_expert,
+                                                  next = layer + 1] { return read_layer(config, *weights, next, owns); });
   }
-  if (config_.is_moe_layer(layer)) {
-    fresh.experts.resize(static_cast<size_t>(config_.num_experts));
-    for (int64_t e = 0; e < config_.num_experts; ++e) {
-      if (!owns_expert(layer, e)) continue;
-      ExpertWeights& ex = fresh.experts[static_cast<size_t>(e)];
-      ex.gate = load_linear({layer, Linear::expert_gate, e});
-      ex.up = load_linear({layer, Linear::expert_up, e});
-      ex.down = load_linear({layer, Linear::expert_down, e});
-    }
-  }
-  fresh.resident = true;
-  layers_[static_cast<size_t>(layer)] = std::move(fresh);
+  layers_[static_cast<size_t>(layer)] = upload_layer(std::move(host));
 }
 
 void Model::release_layer(int64_t layer) {
@@ -167,18 +196,36 @@ Array Model::apply(const LinearWeights& w, const Array& x, const LinearId& id, F
   return backend_->linear(x, w.weight, w.bias.empty() ? nullptr : &w.bias);
 }
 
-Array Model::swiglu(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down, const Array& x,
-                    LinearId gate_id, ForwardObserver* observer) {
-  // gate, up and down are consecutive in the Linear enumeration for dense, shared and routed MLPs alike.
+backend::SwigluJob Model::swiglu_job(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down,
+                                     const Array& x) {
+  const auto bias = [](const LinearWeights& w) { return w.bias.empty() ? nullptr : &w.bias; };
+  return {.x = &x, .gate = &gate.weight, .gate_bias = bias(gate), .up = &up.weight, .up_bias = bias(up),
+          .down = &down.weight, .down_bias = bias(down)};
+}
+
+namespace {
+
+// The linear inputs of one SwiGLU MLP, in the order its products read them: gate and up see x, down the
+// activation. gate, up and down are consecutive in the Linear enumeration for dense, shared and routed
+// MLPs alike.
+void report_swiglu_inputs(LinearId gate_id, const Array& x, const Array& activated, ForwardObserver& observer) {
   static_assert(static_cast<int>(Linear::dense_down) == static_cast<int>(Linear::dense_gate) + 2 &&
                 static_cast<int>(Linear::shared_down) == static_cast<int>(Linear::shared_gate) + 2 &&
                 static_cast<int>(Linear::expert_down) == static_cast<int>(Linear::expert_gate) + 2);
   const LinearId up_id{gate_id.layer, static_cast<Linear>(static_cast<int>(gate_id.kind) + 1), gate_id.expert};
   const LinearId down_id{gate_id.layer, static_cast<Linear>(static_cast<int>(gate_id.kind) + 2), gate_id.expert};
-  const Array g = apply(gate, x, gate_id, observer);
-  const Array u = apply(up, x, up_id, observer);
-  const Array activated = backend_->silu_mul(g, u);
-  return apply(down, activated, down_id, observer);
+  observer.on_linear_input(gate_id, x);
+  observer.on_linear_input(up_id, x);
+  observer.on_linear_input(down_id, activated);
+}
+
+}  // namespace
+
+Array Model::swiglu(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down, const Array& x,
+                    LinearId gate_id, ForwardObserver* observer) {
+  backend::SwigluResult result = backend::swiglu(*backend_, swiglu_job(gate, up, down, x), observer != nullptr);
+  if (observer) report_swiglu_inputs(gate_id, x, result.activated, *observer);
+  return std::move(result.out);
 }
 
 HiddenStates Model::embed(const TokenBatch& batch) {
@@ -354,14 +401,42 @@ Array Model::feed_forward(int64_t layer, const LayerWeights& w, const Array& x, 
 }
 
 Array Model::run_expert(int64_t layer, int64_t expert, const Array& rows, ForwardObserver* observer) {
-  const LinearId gate_id{layer, Linear::expert_gate, expert};
-  const LinearWeights& gate = linear_slot(gate_id);  // checks layer, expert and ownership
-  const ExpertWeights& ex = layers_[static_cast<size_t>(layer)].experts[static_cast<size_t>(expert)];
-  MOQA_CHECK(rows.cols() == config_.hidden_size, "model: expert input rows of shape ", to_string(rows.shape),
-             ", expected width ", config_.hidden_size);
-  Array out = swiglu(gate, ex.up, ex.down, rows, gate_id, observer);
-  if (observer) observer->on_expert_output({.layer = layer, .expert = expert, .outputs = out});
-  return out;
+  const ExpertRows one{.expert = expert, .rows = rows, .tokens = {}, .weights = {}};
+  return std::move(run_routed(layer, {&one, 1}, observer, /*report_inputs=*/false)[0]);
+}
+
+std::vector<Array> Model::run_experts(int64_t layer, std::span<const ExpertRows> batch, ForwardObserver* observer) {
+  return run_routed(layer, batch, observer, /*report_inputs=*/true);
+}
+
+std::vector<Array> Model::run_routed(int64_t layer, std::span<const ExpertRows> batch, ForwardObserver* observer,
+                                     bool report_inputs) {
+  std::vector<backend::SwigluJob> jobs;
+  jobs.reserve(batch.size());
+  for (const ExpertRows& item : batch) {
+    const LinearWeights& gate = linear_slot({layer, Linear::expert_gate, item.expert});  // checks layer, expert, owner
+    const ExpertWeights& ex = layers_[static_cast<size_t>(layer)].experts[static_cast<size_t>(item.expert)];
+    MOQA_CHECK(item.rows.cols() == config_.hidden_size, "model: layer ", layer, ", expert ", item.expert,
+               ": input rows of shape ", to_string(item.rows.shape), ", expected width ", config_.hidden_size);
+    jobs.push_back(swiglu_job(gate, ex.up, ex.down, item.rows));
+  }
+  std::vector<backend::SwigluResult> results = backend_->routed_experts(jobs, observer != nullptr);
+  std::vector<Array> outputs;
+  outputs.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ExpertRows& item = batch[i];
+    if (observer) {
+      if (report_inputs) {
+        observer->on_expert_input({.layer = layer, .expert = item.expert, .rows = item.rows, .tokens = item.tokens,
+                                   .weights = item.weights});
+      }
+      report_swiglu_inputs({layer, Linear::expert_gate, item.expert}, item.rows, results[i].activated, *observer);
+      observer->on_expert_output({.layer = layer, .expert = item.expert, .outputs = results[i].out});
+    }
+    outputs.push_back(std::move(results[i].out));
+    results[i] = {};  // the activation is no longer needed
+  }
+  return outputs;
 }
 
 Array Model::final_norm(const HiddenStates& hidden) {

@@ -12,7 +12,9 @@
 //
 // Memory: weights of every layer stay resident unless options.stream_weights, in which case exactly one
 // decoder layer is resident at a time (loading layer L releases the others; embeddings, final norm and
-// lm_head stay). Routed experts a process does not own (options.owns_expert) are never loaded.
+// lm_head stay); with options.read_ahead, loading L also starts reading L+1 on a second thread. Routed
+// experts a process does not own (options.owns_expert) are never loaded. A MoE layer's routed experts run
+// as one batch (run_experts), which a backend may spread over its threads.
 //
 // Hooks for later stages: a ForwardObserver (observer.h) sees every MoE layer's routing (router logits,
 // scores, chosen experts and weights, the normalised inputs), every expert's input rows and every linear
@@ -22,7 +24,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
+#include <optional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -39,6 +43,11 @@ class ForwardObserver;
 
 struct ModelOptions {
   bool stream_weights = false;
+  // With stream_weights: while layer L runs, a second thread reads layer L+1 from the weight source (one
+  // more layer of float32 host memory), so that a layer-major pass waits for the checkpoint once. The
+  // source's load then runs on that thread: it must be safe to call concurrently and must not change
+  // while the model runs (a source the caller keeps adding to, like the quantize stage's, must not).
+  bool read_ahead = false;
   // Which routed experts this process loads and runs; empty = all of them.
   std::function<bool(int64_t layer, int64_t expert)> owns_expert;
   // token_nll computes the lm_head over at most this many rows at a time (bounds the logits' memory).
@@ -59,6 +68,14 @@ struct HiddenStates {
   int64_t seq_len = 0;
   backend::Array values;  // [windows * seq_len, hidden_size]
   int64_t tokens() const { return windows * seq_len; }
+};
+
+// The rows one routed expert runs on, for Model::run_experts: what an executor gathered for it.
+struct ExpertRows {
+  int64_t expert = 0;
+  backend::Array rows;              // [n, hidden]
+  std::span<const int32_t> tokens;  // each row's token in the executor's index space (ExpertInputEvent)
+  std::span<const float> weights;   // each row's combine weight
 };
 
 // Per-call choices of forward_layer: who runs the routed experts (null: a LocalExpertExecutor) and who
@@ -107,6 +124,11 @@ class Model {
   // output (on_expert_output) to `observer`.
   backend::Array run_expert(int64_t layer, int64_t expert, const backend::Array& rows,
                             ForwardObserver* observer = nullptr);
+  // Several routed experts of one layer, each on its own rows -> their outputs, in batch order. The
+  // backend may run them concurrently (Backend::routed_experts); the observer then hears about each expert in
+  // batch order, as if they had run one after another: on_expert_input, its linear inputs, on_expert_output.
+  std::vector<backend::Array> run_experts(int64_t layer, std::span<const ExpertRows> batch,
+                                          ForwardObserver* observer = nullptr);
 
   // ---- Weights -------------------------------------------------------------------------------------
   void load_layer(int64_t layer);     // in streaming mode, releases every other layer first
@@ -136,15 +158,34 @@ class Model {
   struct RopeArrays {
     backend::Array cos, sin;
   };
+  // A layer's weights as the source returned them, before the backend holds them.
+  struct HostLinear {
+    LinearId id;
+    Tensor weight;
+    std::optional<Tensor> bias;
+  };
+  struct HostLayer {
+    int64_t layer = -1;
+    std::vector<HostLinear> linears;  // replicated ones, then owned routed experts
+    std::vector<std::pair<Vector, Tensor>> vectors;
+  };
+  static HostLayer read_layer(const ModelConfig& config, const WeightSource& weights, int64_t layer,
+                              const std::function<bool(int64_t, int64_t)>& owns_expert);
+  LayerWeights upload_layer(HostLayer host);
 
   LayerWeights& resident_layer(int64_t layer);
-  LinearWeights load_linear(const LinearId& id) const;
   LinearWeights& linear_slot(const LinearId& id);
   const LinearWeights& layer_linear(const LayerWeights& layer, int64_t index, Linear kind) const;
   const RopeArrays& rope(int64_t seq_len);
   backend::Array apply(const LinearWeights& w, const backend::Array& x, const LinearId& id, ForwardObserver* observer);
+  // The backend job of one SwiGLU MLP on x (pointers into the arguments).
+  static backend::SwigluJob swiglu_job(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down,
+                                       const backend::Array& x);
   backend::Array swiglu(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down,
                         const backend::Array& x, LinearId gate_id, ForwardObserver* observer);
+  // Routed experts of `layer` on their rows; report_inputs: call on_expert_input before each expert's events.
+  std::vector<backend::Array> run_routed(int64_t layer, std::span<const ExpertRows> batch, ForwardObserver* observer,
+                                         bool report_inputs);
   backend::Array attention(int64_t layer, const LayerWeights& w, const backend::Array& x, const HiddenStates& shape,
                            ForwardObserver* observer);
   backend::Array latent_attention(int64_t layer, const LayerWeights& w, const backend::Array& x,
@@ -159,6 +200,8 @@ class Model {
   backend::Array embed_tokens_, final_norm_, lm_head_;
   std::vector<LayerWeights> layers_;
   std::map<int64_t, RopeArrays> rope_;  // by window length
+  std::future<HostLayer> read_ahead_;   // layer read_ahead_layer_ being read (options_.read_ahead)
+  int64_t read_ahead_layer_ = -1;
 };
 
 }  // namespace moqa::model

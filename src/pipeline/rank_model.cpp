@@ -37,13 +37,14 @@ std::unique_ptr<backend::Backend> open_backend(const config::Experiment& experim
 }
 
 RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
-                          std::shared_ptr<const model::WeightSource> weights) {
+                          std::shared_ptr<const model::WeightSource> weights, bool weights_change) {
   RankModel out;
   out.backend = open_backend(experiment, session);
   const ModelConfig config = load_hf_config(experiment.model.path / "config.json");
   out.plan = rank_shard_plan(experiment, config, session.size());
   model::ModelOptions options;
   options.stream_weights = experiment.runtime.stream_weights;
+  options.read_ahead = !weights_change;
   options.owns_expert = dist::owned_by(out.plan, session.rank());
   if (!weights) weights = std::make_shared<model::CheckpointWeights>(experiment.model.path);
   out.model = std::make_unique<model::Model>(config, std::move(weights), *out.backend, std::move(options));

@@ -28,9 +28,11 @@ std::unique_ptr<backend::Backend> open_backend(const config::Experiment& experim
 // Collective when there are several ranks (the executor duplicates the world communicator). A missing
 // or mis-shaped tensor of an owned expert throws on the owning rank only; the caller aborts the job.
 // `weights`: where the model's tensors come from; null = the checkpoint of experiment.model.path (e.g.
-// the quantize stage's RunContext::quantized_weights gives the quantized model).
+// the quantize stage's RunContext::quantized_weights gives the quantized model). weights_change: the
+// caller adds to `weights` while the model runs, so the model must not read layers ahead on another
+// thread (ModelOptions::read_ahead; under stream_weights it does otherwise).
 RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiSession& session,
-                          std::shared_ptr<const model::WeightSource> weights = nullptr);
+                          std::shared_ptr<const model::WeightSource> weights = nullptr, bool weights_change = false);
 
 // The expert-to-rank plan open_rank_model uses (for stages that need it before opening the model, and
 // --dry-run's preview for any world size).

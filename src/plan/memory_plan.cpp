@@ -75,14 +75,16 @@ constexpr uint64_t kCudaAttentionScratchBytes = uint64_t{1} << 30;
 
 // The forward pass of one batch of `windows` x `seq_len` tokens through one layer: normed input, q/k/v,
 // attention scores, attention output, the router's logits and scores, the widest MLP's gate, up and
-// activation, the expert outputs and their sum.
+// activation, the expert outputs and their sum, and the routed experts' rows of the batch, which run as
+// one batch (Model::run_experts): each routed row's input, output and kept activation.
 uint64_t forward_working_set(const ModelConfig& c, int64_t windows, int64_t seq_len, int64_t widest_ffn, bool device) {
   const uint64_t tokens = u(windows * seq_len);
   const int64_t qk = c.head_dim, v = c.mla ? c.mla_dims.v_head_dim : c.head_dim;
   const int64_t kv_heads = c.mla ? c.num_heads : c.num_kv_heads;
   const uint64_t per_token =
       u(4 * c.hidden_size + c.num_heads * qk + kv_heads * (qk + v) + c.num_heads * v + 2 * c.num_experts +
-        3 * widest_ffn + (c.mla ? c.mla_dims.kv_lora_rank + c.mla_dims.q_lora_rank : 0));
+        3 * widest_ffn + (c.mla ? c.mla_dims.kv_lora_rank + c.mla_dims.q_lora_rank : 0) +
+        (c.num_experts > 0 ? c.top_k * (2 * c.hidden_size + c.expert_intermediate_size) : 0));
   const uint64_t scores = u(windows) * u(c.num_heads) * u(seq_len) * u(seq_len) * kF32;
   return tokens * per_token * kF32 + (device ? std::min(scores, kCudaAttentionScratchBytes) : 0);
 }
@@ -208,6 +210,16 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
     const MemoryTerm weights{stream ? "weights resident (one layer, stream_weights)" : "weights resident (all layers)",
                              shapes.fixed() + (stream ? widest_layer : all_layers)};
     const MemoryTerm loading{"weight being loaded (float32 copy)", shapes.largest_tensor_f32()};
+    // Under streaming the next layer is read on a second thread while this one runs (ModelOptions::
+    // read_ahead), as float32 host tensors: host memory, not the device's. The quantize stage reads none.
+    const Shapes host{c, kF32};
+    uint64_t widest_layer_f32 = 0;
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+      const uint64_t owned = c.is_moe_layer(l) ? shards.experts_of(r, l).size() : 0;
+      widest_layer_f32 = std::max(widest_layer_f32, host.layer_replicated(l) + owned * host.expert());
+    }
+    const MemoryTerm read_ahead{"next layer read ahead (float32, stream_weights)",
+                                stream && !target.device ? widest_layer_f32 : 0};
     const MemoryTerm baseline{"process (libraries, tokenizer)", kProcessBaselineBytes};
 
     RankMemory rank{r, {}};
@@ -217,6 +229,7 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
         case Stage::calibrate: {
           s.terms.push_back(weights);
           s.terms.push_back(loading);
+          s.terms.push_back(read_ahead);
           const uint64_t kept = std::min(calib_hidden, target.hidden_state_budget_bytes);
           s.terms.push_back({calib_hidden > kept ? "hidden states of all windows (up to hidden_state_memory_mib)"
                                                  : "hidden states of all windows",
@@ -251,6 +264,7 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
         case Stage::evaluate: {
           s.terms.push_back(weights);
           s.terms.push_back(loading);
+          s.terms.push_back(read_ahead);
           if (quantizes) s.terms.push_back({"quantized weights (owned experts, widest candidate)", quantized});
           uint64_t hidden = 0, working = 0;
           for (const auto& set : e.evaluation) {

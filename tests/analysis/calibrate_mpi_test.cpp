@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "dist/alltoall_executor.h"
 #include "dist/shard_plan.h"
 #include "model/expert_executor.h"
+#include "model/weight_source.h"
 #include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
@@ -77,6 +80,7 @@ struct RunMode {
   bool together = true;
   int64_t budget_bytes = int64_t{1} << 30;
   std::filesystem::path scratch_dir = std::filesystem::temp_directory_path();
+  int threads = 1;  // the CPU backend's: with 2 or more a layer's experts run concurrently
 };
 
 // Collective over `comm`: expert-parallel when comm has several ranks.
@@ -85,7 +89,7 @@ CalibrationRun calibrate(const std::string& family, MPI_Comm comm, int64_t batch
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  auto backend = backend::make_backend({.device = "cpu", .threads = 1});
+  auto backend = backend::make_backend({.device = "cpu", .threads = mode.threads});
   const auto dir = test::data_dir() / "arch" / family;
   const ModelConfig config = load_hf_config(dir / "config.json");
   const dist::ShardPlan plan = dist::make_shard_plan(config, size);
@@ -303,6 +307,69 @@ TEST(AnalysisCalibrateLayerMajor, DistributionsTogetherEqualEachAlone) {
   tolerance = 0.0;
   expect_same(together, alone);
   tolerance = kRelativeTolerance;
+}
+
+// Two threads per rank run each rank's experts concurrently (one expert per thread, statistics still added
+// in expert order): the same statistics as one thread, on any number of ranks.
+TEST(AnalysisCalibrateLayerMajor, ConcurrentExpertsGiveTheSameStatistics) {
+  const config::AnalysisSection options = options_for(Case{"qwen2_moe", true, config::ChannelSignificance::output_mean_abs});
+  const CalibrationRun concurrent = calibrate("qwen2_moe", MPI_COMM_WORLD, 2, options, {.threads = 2});
+  const CalibrationRun serial = calibrate("qwen2_moe", MPI_COMM_WORLD, 2, options, {.threads = 1});
+  if (world_rank() != 0) return;
+  expect_same(concurrent, serial);
+}
+
+// Counts how often each tensor is read.
+class CountingWeights final : public model::WeightSource {
+ public:
+  explicit CountingWeights(const std::filesystem::path& dir) : base_(dir) {}
+  bool contains(const std::string& name) const override { return base_.contains(name); }
+  Tensor load(const std::string& name, const Shape& shape) const override {
+    {
+      const std::lock_guard lock(mutex_);  // the model may read ahead on a second thread
+      ++loads_[name];
+    }
+    return base_.load(name, shape);
+  }
+  std::string describe() const override { return base_.describe(); }
+  std::map<std::string, int> loads() const {
+    const std::lock_guard lock(mutex_);
+    return loads_;
+  }
+  size_t tensors() const { return base_.reader().tensor_names().size(); }
+
+ private:
+  model::CheckpointWeights base_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, int> loads_;
+};
+
+// Layer-major calibration with streamed weights reads every tensor of the checkpoint exactly once per run,
+// however many windows and batches pass through each layer, and also when the next layer is read ahead.
+TEST(AnalysisCalibrateLayerMajor, EachWeightIsReadOncePerRunWhateverTheWindows) {
+  if (world_rank() != 0) return;  // one rank alone (MPI_COMM_SELF)
+  const auto dir = test::data_dir() / "arch" / "mixtral";
+  const ModelConfig config = load_hf_config(dir / "config.json");
+  const dist::ShardPlan plan = dist::make_shard_plan(config, 1);
+  for (const bool read_ahead : {false, true}) {
+    for (const int64_t batch_windows : {1, 4}) {
+      auto backend = backend::make_backend({.device = "cpu", .threads = 1});
+      const auto weights = std::make_shared<CountingWeights>(dir);
+      model::Model model(config, weights, *backend, {.stream_weights = true, .read_ahead = read_ahead});
+      model::LocalExpertExecutor experts;
+      CalibrationWorld world{.model = model, .experts = experts, .comm = MPI_COMM_SELF, .plan = plan,
+                             .batch_windows = batch_windows, .sensitivity_group_size = 32,
+                             .hidden_state_budget_bytes = int64_t{1} << 30,
+                             .scratch_dir = std::filesystem::temp_directory_path()};
+      const auto measured = measure_distributions(world, samples(), options_for(Case{"mixtral", true}));
+      ASSERT_EQ(measured.size(), 2u);
+      EXPECT_EQ(measured[0].tokens(), 10 * 24);
+      const std::map<std::string, int> loads = weights->loads();
+      EXPECT_EQ(loads.size(), weights->tensors()) << "read_ahead " << read_ahead;
+      for (const auto& [name, count] : loads)
+        EXPECT_EQ(count, 1) << name << ", read_ahead " << read_ahead << ", batch_windows " << batch_windows;
+    }
+  }
 }
 
 // A scratch folder that cannot be written: the error names the scratch file and the budget key.

@@ -320,6 +320,94 @@ TEST(CpuBackendThreads, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(run(one), run(three));
 }
 
+// A MoE layer's experts as one routed_experts call: with several threads the CPU backend runs one job per
+// thread with single-threaded BLAS. Every output and activation must equal the one-thread backend's, one
+// job at a time, bit for bit (an expert's values may not depend on its batch or the thread count), and the
+// definition within float rounding.
+TEST(CpuBackendThreads, RoutedExpertsRunConcurrentlyWithTheValuesOfOneAfterAnother) {
+  CpuBackend three(CpuOptions{.threads = 3});
+  const int64_t in = 48, ffn = 40, out = 48;
+  const std::vector<int64_t> rows = {1, 37, 300, 5, 64, 2};
+  std::vector<Tensor> x, gate, up, down, gate_bias;
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const uint32_t seed = 100 + 10 * static_cast<uint32_t>(j);
+    x.push_back(random_tensor({rows[j], in}, seed));
+    gate.push_back(random_tensor({ffn, in}, seed + 1, 0.2f));
+    up.push_back(random_tensor({ffn, in}, seed + 2, 0.2f));
+    down.push_back(random_tensor({out, ffn}, seed + 3, 0.2f));
+    gate_bias.push_back(random_tensor({ffn}, seed + 4));
+  }
+  struct OnBackend {
+    std::vector<Array> x, gate, up, down, gate_bias;
+    std::vector<SwigluJob> jobs;
+  };
+  const auto upload = [&](Backend& b) {
+    OnBackend on;
+    for (size_t j = 0; j < rows.size(); ++j) {
+      on.x.push_back(b.upload(x[j]));
+      on.gate.push_back(b.upload_weight(gate[j]));
+      on.up.push_back(b.upload_weight(up[j]));
+      on.down.push_back(b.upload_weight(down[j]));
+      on.gate_bias.push_back(b.upload(gate_bias[j]));
+    }
+    for (size_t j = 0; j < rows.size(); ++j) {
+      on.jobs.push_back({.x = &on.x[j], .gate = &on.gate[j], .gate_bias = j % 2 ? &on.gate_bias[j] : nullptr,
+                         .up = &on.up[j], .up_bias = nullptr, .down = &on.down[j], .down_bias = nullptr});
+    }
+    return on;
+  };
+  const OnBackend on_three = upload(three);
+  const std::vector<SwigluResult> together = three.routed_experts(on_three.jobs, /*keep_activated=*/true);
+  ASSERT_EQ(together.size(), rows.size());
+  std::vector<Tensor> together_out, together_activated;
+  for (const SwigluResult& r : together) {
+    together_out.push_back(three.download(r.out));
+    together_activated.push_back(three.download(r.activated));
+  }
+  EXPECT_TRUE(three.routed_experts(on_three.jobs, /*keep_activated=*/false)[3].activated.empty());
+  // One job alone on three threads: the same values as in company.
+  EXPECT_EQ(three.download(three.routed_experts({&on_three.jobs[2], 1}, false)[0].out).data, together_out[2].data);
+
+  SwigluJob bad = on_three.jobs[0];
+  bad.down = &on_three.gate[0];  // [ffn, in] where [out, ffn] belongs
+  const std::vector<SwigluJob> with_bad = {on_three.jobs[1], bad};
+  try {
+    three.routed_experts(with_bad, false);
+    FAIL() << "a mis-shaped down weight was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("swiglu: down weight of shape [40, 48]"), std::string::npos) << e.what();
+  }
+
+  CpuBackend one(CpuOptions{.threads = 1});  // (sets OpenBLAS's process-wide count to 1 from here on)
+  const OnBackend on_one = upload(one);
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const SwigluResult alone = swiglu(one, on_one.jobs[j], /*keep_activated=*/true);
+    EXPECT_EQ(together_out[j].data, one.download(alone.out).data) << "job " << j;
+    EXPECT_EQ(together_activated[j].data, one.download(alone.activated).data) << "job " << j;
+
+    // The definition, in double.
+    Tensor want({rows[j], out});
+    for (int64_t r = 0; r < rows[j]; ++r) {
+      std::vector<double> act(static_cast<size_t>(ffn));
+      for (int64_t f = 0; f < ffn; ++f) {
+        double a = j % 2 ? gate_bias[j].data[static_cast<size_t>(f)] : 0.0, b = 0.0;
+        for (int64_t i = 0; i < in; ++i) {
+          const double xi = x[j].data[static_cast<size_t>(r * in + i)];
+          a += xi * gate[j].data[static_cast<size_t>(f * in + i)];
+          b += xi * up[j].data[static_cast<size_t>(f * in + i)];
+        }
+        act[static_cast<size_t>(f)] = a / (1.0 + std::exp(-a)) * b;
+      }
+      for (int64_t o = 0; o < out; ++o) {
+        double y = 0.0;
+        for (int64_t f = 0; f < ffn; ++f) y += act[static_cast<size_t>(f)] * down[j].data[static_cast<size_t>(o * ffn + f)];
+        want.data[static_cast<size_t>(r * out + o)] = static_cast<float>(y);
+      }
+    }
+    expect_near_all(together_out[j], want, 2e-3f);
+  }
+}
+
 TEST(BackendFactory, KnownAndUnknownDevices) {
   EXPECT_NE(make_backend({.device = "cpu", .threads = 1}), nullptr);
   EXPECT_NE(make_backend({.device = "auto", .threads = 1}), nullptr);

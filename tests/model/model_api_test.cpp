@@ -192,6 +192,35 @@ TEST_F(ModelApiTest, StreamingKeepsOneLayerResidentAndComputesTheSame) {
   EXPECT_EQ(max_abs_difference(logits, forward_logits(resident, batch)), 0.0);
 }
 
+// Reading layer L+1 on a second thread while L runs changes nothing computed, and a tensor the reading
+// thread cannot find is reported when its layer is needed, naming it, like a plain load.
+TEST_F(ModelApiTest, ReadingTheNextLayerAheadComputesTheSameAndReportsItsErrorsWhenThatLayerIsUsed) {
+  const auto dir = arch_dir("deepseek_v3");
+  Model resident = Model::open(dir, backend);
+  Model ahead = Model::open(dir, backend, {.stream_weights = true, .read_ahead = true});
+  const TokenBatch batch = golden_batch("deepseek_v3");
+  HiddenStates h = ahead.embed(batch);
+  for (int64_t layer = 0; layer < ahead.config().num_layers; ++layer) {
+    ahead.forward_layer(layer, h);
+    for (int64_t other = 0; other < ahead.config().num_layers; ++other)
+      EXPECT_EQ(ahead.layer_resident(other), other == layer);
+  }
+  EXPECT_EQ(max_abs_difference(backend.download(ahead.logits(ahead.final_norm(h))), forward_logits(resident, batch)),
+            0.0);
+  // Out of order (back to layer 0, as an evaluation's second pass does) and again in order.
+  EXPECT_EQ(max_abs_difference(forward_logits(ahead, batch), forward_logits(resident, batch)), 0.0);
+
+  auto tensors = testing::read_tensors(arch_dir("mixtral") / "model.safetensors");
+  tensors.erase("model.layers.1.block_sparse_moe.experts.3.w2.weight");
+  const auto broken = test::temp_dir("read-ahead-missing-tensor");
+  testing::write_model_dir(broken, tensors, testing::read_json(arch_dir("mixtral") / "config.json"));
+  Model model = Model::open(broken, backend, {.stream_weights = true, .read_ahead = true});
+  HiddenStates states = model.embed(golden_batch("mixtral"));
+  model.forward_layer(0, states);  // layer 1 is being read meanwhile, and fails
+  const std::string message = error_of([&] { model.forward_layer(1, states); });
+  EXPECT_NE(message.find("model.layers.1.block_sparse_moe.experts.3.w2.weight"), std::string::npos) << message;
+}
+
 TEST_F(ModelApiTest, SetWeightReplacesUntilTheLayerIsReleased) {
   Model model = Model::open(arch_dir("mixtral"), backend);
   const TokenBatch batch = golden_batch("mixtral");
@@ -249,6 +278,42 @@ TEST_F(ModelApiTest, ObserverSeesRoutingExpertRowsAndEveryLinearInput) {
         if (id.expert <= 0) expected.insert(to_string(id));
     EXPECT_EQ(observer.linears, expected) << family;
   }
+}
+
+// With two threads the CPU backend runs a layer's experts concurrently; observers still hear about one
+// expert at a time, in ascending order, each as input rows, gate, up, down, output.
+class ExpertEventLog final : public ForwardObserver {
+ public:
+  void on_expert_input(const ExpertInputEvent& e) override { events.push_back(cat(e.layer, ".", e.expert, " in")); }
+  void on_linear_input(const LinearId& id, const backend::Array&) override {
+    if (id.is_routed_expert()) events.push_back(cat(id.layer, ".", id.expert, " ", linear_name(id.kind)));
+  }
+  void on_expert_output(const ExpertOutputEvent& e) override {
+    events.push_back(cat(e.layer, ".", e.expert, " out"));
+  }
+  std::vector<std::string> events;
+};
+
+TEST_F(ModelApiTest, ObserverHearsConcurrentExpertsOneAtATimeInExpertOrder) {
+  backend::CpuBackend two(backend::CpuOptions{.threads = 2});
+  Model model = Model::open(arch_dir("qwen2_moe"), two);
+  ExpertEventLog log;
+  forward_logits(model, golden_batch("qwen2_moe"), {.observer = &log});
+  ASSERT_FALSE(log.events.empty());
+  ASSERT_EQ(log.events.size() % 5, 0u);
+  std::vector<std::string> expected;
+  int64_t previous_layer = -1, previous_expert = -1;
+  for (size_t i = 0; i < log.events.size(); i += 5) {
+    const std::string& first = log.events[i];
+    const std::string who = first.substr(0, first.find(' '));
+    const int64_t layer = std::stoll(who.substr(0, who.find('.'))), expert = std::stoll(who.substr(who.find('.') + 1));
+    EXPECT_TRUE(layer > previous_layer || (layer == previous_layer && expert > previous_expert)) << who;
+    previous_layer = layer;
+    previous_expert = expert;
+    for (const char* event : {" in", " expert_gate", " expert_up", " expert_down", " out"}) expected.push_back(who + event);
+  }
+  EXPECT_EQ(log.events, expected);
+  backend::CpuBackend restore(backend::CpuOptions{.threads = 1});  // OpenBLAS's count is process-wide
 }
 
 // ---- Loss and batching ----------------------------------------------------------------------------

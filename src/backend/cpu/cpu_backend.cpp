@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 
 #include "backend/checks.h"
 #include "backend/cpu/kernels.h"
@@ -14,10 +15,15 @@ namespace {
 
 constexpr const char* kName = "cpu backend";  // names this backend in argument errors
 
+// Either a fresh buffer or a host tensor's vector taken over (take_weight); `values` points into it.
 struct CpuStorage final : ArrayStorage {
   explicit CpuStorage(int64_t count)
-      : values(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(std::max<int64_t>(count, 1)))) {}
-  std::unique_ptr<float[]> values;
+      : buffer(std::make_unique_for_overwrite<float[]>(static_cast<size_t>(std::max<int64_t>(count, 1)))),
+        values(buffer.get()) {}
+  explicit CpuStorage(std::vector<float>&& taken) : vector(std::move(taken)), values(vector.data()) {}
+  std::unique_ptr<float[]> buffer;
+  std::vector<float> vector;
+  float* values;
 };
 
 Array allocate(Shape shape) {
@@ -32,8 +38,22 @@ float* data(const Array& array, const char* op) {
   MOQA_CHECK(!array.empty(), kName, " ", op, ": the array is empty (never created)");
   auto* storage = dynamic_cast<CpuStorage*>(array.storage.get());
   MOQA_CHECK(storage != nullptr, kName, " ", op, ": the array belongs to another backend");
-  return storage->values.get();
+  return storage->values;
 }
+
+const float* data_or_null(const Array* array, const char* op) { return array ? data(*array, op) : nullptr; }
+
+// OpenBLAS's thread count is process-wide; this sets it to one for a scope and restores it after.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : previous_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+  ~SingleThreadedBlas() { openblas_set_num_threads(previous_); }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
 
 }  // namespace
 
@@ -59,6 +79,16 @@ Array CpuBackend::upload(const Tensor& host) {
 }
 
 Array CpuBackend::upload_weight(const Tensor& host) { return upload(host); }
+
+Array CpuBackend::take_weight(Tensor&& host) {
+  MOQA_CHECK(host.size() == element_count(host.shape), "cpu backend upload: tensor of shape ",
+             to_string(host.shape), " holds ", host.size(), " values");
+  if (host.data.empty()) return upload(host);  // keeps every array's storage non-null
+  Array out;
+  out.shape = std::move(host.shape);
+  out.storage = std::make_shared<CpuStorage>(std::move(host.data));
+  return out;
+}
 
 Tensor CpuBackend::download(const Array& array) {
   const float* values = data(array, "download");
@@ -119,6 +149,32 @@ Array CpuBackend::silu_mul(const Array& gate, const Array& up) {
   Array out = allocate(gate.shape);
   cpu::silu_mul(*pool_, data(gate, "silu_mul"), data(up, "silu_mul"), gate.size(), data(out, "silu_mul"));
   return out;
+}
+
+std::vector<SwigluResult> CpuBackend::routed_experts(std::span<const SwigluJob> jobs, bool keep_activated) {
+  if (pool_->threads() < 2) return Backend::routed_experts(jobs, keep_activated);
+  for (const SwigluJob& job : jobs) check_swiglu(kName, job);
+  std::vector<size_t> order(jobs.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return jobs[a].x->rows() > jobs[b].x->rows(); });
+  std::vector<SwigluResult> results(jobs.size());
+  const SingleThreadedBlas one_thread_per_job;
+  pool_->for_each_index(static_cast<int64_t>(jobs.size()), [&](int64_t k) {
+    const size_t j = order[static_cast<size_t>(k)];
+    const SwigluJob& job = jobs[j];
+    const int64_t n = job.x->rows(), in = job.x->cols(), ffn = job.gate->shape[0], out = job.down->shape[0];
+    Array activated = allocate({n, ffn});
+    results[j].out = allocate({n, out});
+    const auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(std::max<int64_t>(2 * n * ffn, 1)));
+    cpu::swiglu(data(*job.x, "swiglu"), n, in, ffn, out,
+                {.gate = data(*job.gate, "swiglu"), .gate_bias = data_or_null(job.gate_bias, "swiglu"),
+                 .up = data(*job.up, "swiglu"), .up_bias = data_or_null(job.up_bias, "swiglu"),
+                 .down = data(*job.down, "swiglu"), .down_bias = data_or_null(job.down_bias, "swiglu")},
+                scratch.get(), data(activated, "swiglu"), data(results[j].out, "swiglu"));
+    if (keep_activated) results[j].activated = std::move(activated);
+  });
+  return results;
 }
 
 void CpuBackend::add(Array& dst, const Array& src) {

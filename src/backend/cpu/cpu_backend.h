@@ -23,6 +23,7 @@ class CpuBackend final : public Backend {
 
   Array upload(const Tensor& host) override;
   Array upload_weight(const Tensor& host) override;
+  Array take_weight(Tensor&& host) override;
   Tensor download(const Array& array) override;
   Array zeros(const Shape& shape) override;
   Array copy(const Array& array) override;
@@ -33,6 +34,10 @@ class CpuBackend final : public Backend {
   void rope(Array& x, const Array& cos, const Array& sin, const RopeLayout& layout) override;
   Array attention(const Array& q, const Array& k, const Array& v, const AttentionShape& shape) override;
   Array silu_mul(const Array& gate, const Array& up) override;
+  // With two or more threads: one expert per thread at a time, largest first, each with single-threaded
+  // BLAS (an expert's rows are too few to split well across threads). Always so, even for one job: BLAS's
+  // threaded products round differently, and an expert's values must not depend on its batch.
+  std::vector<SwigluResult> routed_experts(std::span<const SwigluJob> jobs, bool keep_activated) override;
   void add(Array& dst, const Array& src) override;
   void scale_rows(Array& x, const Array& scales) override;
   void sigmoid(Array& x) override;

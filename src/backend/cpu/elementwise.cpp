@@ -7,11 +7,18 @@ namespace moqa::backend::cpu {
 
 void silu_mul(WorkerPool& pool, const float* gate, const float* up, int64_t count, float* out) {
   pool.parallel_for(count, 16384, [&](int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+    for (int64_t i = first; i < last; ++i) out[i] = silu_times(gate[i], up[i]);
   });
+}
+
+void swiglu(const float* x, int64_t n, int64_t in, int64_t ffn, int64_t out, const SwigluWeights& w, float* scratch,
+            float* activated, float* y) {
+  float* gate = scratch;
+  float* up = scratch + n * ffn;
+  linear(x, n, in, w.gate, ffn, w.gate_bias, gate);
+  linear(x, n, in, w.up, ffn, w.up_bias, up);
+  for (int64_t i = 0; i < n * ffn; ++i) activated[i] = silu_times(gate[i], up[i]);
+  linear(activated, n, ffn, w.down, out, w.down_bias, y);
 }
 
 void add(float* dst, const float* src, int64_t count) {

@@ -3,6 +3,7 @@
 // are the reference semantics of backend.h: the CPU backend wraps them, and CUDA kernels are tested
 // against them. Callers have validated every argument, indices included (backend/checks.h). Kernels taking
 // a WorkerPool split rows or heads across its threads; the result does not depend on the thread count.
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -24,7 +25,20 @@ void rope(WorkerPool& pool, float* x, int64_t rows, int64_t cols, const float* c
 void attention(WorkerPool& pool, const float* q, const float* k, const float* v, const AttentionShape& shape,
                float* out);
 
+// silu(g)·u: the SwiGLU activation of one element, as every kernel here computes it.
+inline float silu_times(float g, float u) { return g / (1.0f + std::exp(-g)) * u; }
+
 void silu_mul(WorkerPool& pool, const float* gate, const float* up, int64_t count, float* out);
+
+// One SwiGLU MLP (backend.h SwigluJob) on the calling thread and OpenBLAS's: x [n, in], gate and up
+// [ffn, in], down [out, ffn], biases null or of their rows' length. Writes activated [n, ffn] and y [n, out];
+// scratch holds 2·n·ffn floats.
+struct SwigluWeights {
+  const float *gate = nullptr, *gate_bias = nullptr, *up = nullptr, *up_bias = nullptr, *down = nullptr,
+              *down_bias = nullptr;
+};
+void swiglu(const float* x, int64_t n, int64_t in, int64_t ffn, int64_t out, const SwigluWeights& w, float* scratch,
+            float* activated, float* y);
 
 void add(float* dst, const float* src, int64_t count);
 void scale_rows(float* x, int64_t rows, int64_t cols, const float* scales);

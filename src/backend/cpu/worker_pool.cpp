@@ -56,7 +56,18 @@ void WorkerPool::parallel_for(int64_t count, int64_t grain, const std::function<
   if (count <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   // Few chunks per participant: enough to balance uneven chunks (causal attention), few lock round-trips.
-  const int64_t chunk = std::max(grain, (count + 4 * threads() - 1) / (4 * threads()));
+  run(count, std::max(grain, (count + 4 * threads() - 1) / (4 * threads())), body);
+}
+
+void WorkerPool::for_each_index(int64_t count, const std::function<void(int64_t)>& task) {
+  if (count <= 0) return;
+  const std::function<void(int64_t, int64_t)> body = [&task](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) task(i);
+  };
+  run(count, 1, body);
+}
+
+void WorkerPool::run(int64_t count, int64_t chunk, const std::function<void(int64_t, int64_t)>& body) {
   if (workers_.empty() || count <= chunk) {
     body(0, count);
     return;

@@ -26,8 +26,12 @@ class WorkerPool {
   // Calls body(begin, end) on disjoint chunks covering [0, count), chunks of at least `grain` items, and
   // returns when all are done. The first exception thrown by a chunk is rethrown here. Not reentrant.
   void parallel_for(int64_t count, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
+  // Calls task(i) for every i in [0, count), handing out one index at a time: for a few tasks of uneven
+  // size (a MoE layer's experts). Exceptions and reentrancy as parallel_for.
+  void for_each_index(int64_t count, const std::function<void(int64_t)>& task);
 
  private:
+  void run(int64_t count, int64_t chunk, const std::function<void(int64_t, int64_t)>& body);
   void work();  // takes chunks until none are left
   void worker_loop();
 

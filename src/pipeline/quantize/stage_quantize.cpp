@@ -106,7 +106,7 @@ void run_quantize_stage(RunContext& context) {
       if (plan.targets[i].kind == TensorKind::embedding) embedding.push_back(i);
     const QuantizeReport embedded =
         quantize_from_original(plan, embedding, settings, *store, channels, session.world(), nullptr, interval);
-    RankModel ranked = open_rank_model(e, session, store);
+    RankModel ranked = open_rank_model(e, session, store, /*weights_change=*/true);  // the store grows layer by layer
     const auto samples = load_calibration_samples(e, open_tokenizer(e), session.world());
     CalibrationBatches batches =
         embed_calibration_batches(*ranked.model, samples, e.runtime.batch_windows, session.rank(), session.size());
