@@ -134,7 +134,7 @@ int pipeline_main(int argc, char** argv) {
     if (root)
       std::cout << configuration->runs.size() << (configuration->runs.size() == 1 ? " run of " : " runs of ")
                 << cli.experiment.string() << ":\n"
-                << format_sweep_runs(configuration->runs);
+                << pipeline::format_sweep_runs(configuration->runs);
     return 0;
   }
 
@@ -144,7 +144,7 @@ int pipeline_main(int argc, char** argv) {
       // A single selected run of a sweep is shown as that run; otherwise the base experiment.
       const config::Experiment shown =
           cli.run_index ? build_run(*configuration, cli, runs.front()) : configuration->base;
-      print_plan(std::cout, shown, cli.ranks.value_or(session.size()), configuration->runs);
+      pipeline::print_plan(std::cout, shown, cli.ranks.value_or(session.size()), configuration->runs);
       const int ranks = cli.ranks.value_or(session.size());
       std::cout << "\n" << plan::format_memory_plan(memory_plan(shown, ranks, 0, std::min(ranks, session.local_size())));
     } catch (const std::exception& e) {
@@ -162,8 +162,8 @@ int pipeline_main(int argc, char** argv) {
       const ModelConfig model = load_hf_config(experiment.model.path / "config.json");
       plan::check_memory_plan(memory_plan(experiment, session.size(), session.local_rank(), session.local_size()),
                               experiment, model);
-      RunContext context{experiment, session, root ? std::cout : sink};
-      run_stages(context);
+      pipeline::RunContext context{experiment, session, root ? std::cout : sink};
+      pipeline::run_stages(context);
     }
   } catch (const std::exception& e) {
     session.abort(e.what());

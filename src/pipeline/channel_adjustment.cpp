@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 using json = nlohmann::json;
 
@@ -135,4 +135,4 @@ NovelWeights novel_weights(const QuantizedWeights& baseline, const QuantizationP
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -24,7 +24,7 @@
 #include "quant/channel_cache.h"
 #include "quant/gptq.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // One novel distribution's re-allocation.
 struct NovelAllocation {
@@ -95,4 +95,4 @@ struct NovelWeights {
 NovelWeights novel_weights(const QuantizedWeights& baseline, const QuantizationPlan& plan,
                            const NovelAllocation& novel);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

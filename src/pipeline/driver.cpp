@@ -16,7 +16,7 @@
 #include "pipeline/results_file.h"
 #include "pipeline/results_summary.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 void run_stage(config::Stage stage, RunContext& context) {
@@ -81,4 +81,4 @@ void run_stages(RunContext& context) {
   context.log.flush();
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

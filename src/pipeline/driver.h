@@ -19,7 +19,7 @@
 #include "pipeline/channel_adjustment.h"
 #include "pipeline/metrics.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // Wall time of one stage as run_stages measured it on this rank.
 struct StageTime {
@@ -65,4 +65,4 @@ struct RunContext {
 // results.json and results.md.
 void run_stages(RunContext& context);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -9,7 +9,7 @@
 #include "io/hf_config.h"
 #include "pipeline/rank_model.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using namespace moqa::config;
@@ -160,4 +160,4 @@ void print_plan(std::ostream& out, const Experiment& e, int world_size, const st
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

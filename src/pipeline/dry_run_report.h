@@ -8,7 +8,7 @@
 #include "config/experiment.h"
 #include "config/sweep.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // The key options of one stage on one line, e.g. "gptq, group 128, asymmetric, ...".
 std::string stage_summary(const config::Experiment& experiment, config::Stage stage);
@@ -21,4 +21,4 @@ std::string format_sweep_runs(const std::vector<config::SweepRun>& runs);
 void print_plan(std::ostream& out, const config::Experiment& experiment, int world_size,
                 const std::vector<config::SweepRun>& runs);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

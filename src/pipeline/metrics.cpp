@@ -4,7 +4,7 @@
 #include "io/hf_config.h"
 #include "pipeline/channel_adjustment.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 std::string_view model_key(EvaluatedModel model) {
   return model == EvaluatedModel::full_precision ? "fp" : "quantized";
@@ -39,4 +39,4 @@ ModelLabel label_model(EvaluatedModel model, const config::Experiment& e,
   return label;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -13,7 +13,7 @@
 #include "eval/perplexity.h"
 #include "eval/zero_shot.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct ChannelAdjustmentPlan;  // pipeline/channel_adjustment.h
 
@@ -63,4 +63,4 @@ ModelLabel label_model(EvaluatedModel model, const config::Experiment& experimen
                        const std::optional<allocate::Allocation>& allocation,
                        const std::optional<ChannelAdjustmentPlan>& channels);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -8,7 +8,7 @@
 #include "dist/alltoall_executor.h"
 #include "io/hf_config.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session) {
   if (runtime.threads > 0) return static_cast<int>(runtime.threads);
@@ -55,4 +55,4 @@ RankModel open_rank_model(const config::Experiment& experiment, const dist::MpiS
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -13,7 +13,7 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct RankModel {
   std::unique_ptr<backend::Backend> backend;
@@ -48,4 +48,4 @@ double progress_interval_s(const config::RuntimeSection& runtime);
 // runtime.threads, or (0) the hardware threads shared among the ranks of this node, at least 1.
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -15,7 +15,7 @@
 #include "core/shell_quote.h"
 #include "pipeline/resume/resume_key.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
@@ -132,4 +132,4 @@ std::string commit_results_file(ResultsFile& file, const std::string& utc_finish
   return path;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

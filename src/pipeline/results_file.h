@@ -12,7 +12,7 @@
 #include "dist/mpi_session.h"
 #include "io/hdf5_file.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct ResultsFile {
   std::optional<io::H5Writer> writer;  // rank 0 only
@@ -36,4 +36,4 @@ std::string commit_results_file(ResultsFile& file, const std::string& utc_finish
 // "unknown" where that is not available).
 std::string process_command_line();
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -18,7 +18,7 @@
 #include "pipeline/channel_adjustment.h"
 #include "pipeline/metrics.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -545,4 +545,4 @@ SummaryFiles write_run_summary(const std::filesystem::path& output_dir, const Ru
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -16,7 +16,7 @@
 #include "pipeline/driver.h"
 #include "pipeline/results_file.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // The results.json document. `utc_finish` and `wall_time_s` describe the whole run.
 nlohmann::ordered_json summarize_run(const RunContext& context, const ResultsFile& file, const std::string& utc_finish,
@@ -45,4 +45,4 @@ void remove_run_summary(const std::filesystem::path& output_dir);
 // Rank 0: writes <output_dir>/results.json and results.md, each atomically (temporary name, then rename).
 SummaryFiles write_run_summary(const std::filesystem::path& output_dir, const RunSummary& summary);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -36,7 +36,7 @@
 #include "support/mpi_test_support.h"
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -410,4 +410,4 @@ TEST(EvaluateStageWithChannelAdjustment, NovelSetIsScoredOnItsAdjustedWeights) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

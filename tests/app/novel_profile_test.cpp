@@ -17,7 +17,7 @@
 #include "pipeline/allocate/novel_profile.h"
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -133,4 +133,4 @@ TEST(NovelProfile, TransductiveDrawsTheWindowsTheAllocateStageDrewBefore) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -36,7 +36,7 @@
 #include "io/hdf5_file.h"
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -394,4 +394,4 @@ TEST(PipelineSweep, BudgetedBeatsUniformThreeBitRtnAndEveryOutputAgrees) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using test::shell_quoted;
@@ -158,4 +158,4 @@ TEST(Pipeline, SweepListsItsRunsAndChecksTheIndex) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

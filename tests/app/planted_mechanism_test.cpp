@@ -48,7 +48,7 @@
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -332,4 +332,4 @@ TEST(PlantedMechanism, MoqaFindsAndProtectsExpertsWhoseOutputsMatter) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

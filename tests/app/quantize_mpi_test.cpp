@@ -25,7 +25,7 @@
 #include "pipeline/quantize/quantized_checkpoint.h"
 #include "quantize_test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using namespace testing;
@@ -257,4 +257,4 @@ TEST(AllocateRanks, AllocationIsIdenticalOnAnyRankCount) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

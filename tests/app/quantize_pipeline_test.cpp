@@ -24,7 +24,7 @@
 #include "quant/checkpoint.h"
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -232,4 +232,4 @@ TEST_F(QuantizePipeline, BudgetedRunMeasuresErrorsAndMeetsTheAllLinearBudget) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

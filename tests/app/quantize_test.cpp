@@ -27,7 +27,7 @@
 #include "quant/rtn.h"
 #include "quantize_test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using namespace testing;
@@ -757,4 +757,4 @@ TEST(ErrorProfile, EqualsTheOutputErrorOfTheCalibrationInputs) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -24,7 +24,7 @@
 #include "pipeline/quantize/quantized_weights.h"
 #include "support/test_support.h"
 
-namespace moqa::app::testing {
+namespace moqa::pipeline::testing {
 
 inline int rank_of(MPI_Comm comm) {
   int rank = 0;
@@ -164,4 +164,4 @@ inline void expect_same_matrix(const quant::QuantizedMatrix& a, const quant::Qua
   EXPECT_EQ(a.g_idx, b.g_idx) << what << ": g_idx differ";
 }
 
-}  // namespace moqa::app::testing
+}  // namespace moqa::pipeline::testing

@@ -15,7 +15,7 @@
 
 #include "support/test_support.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -74,4 +74,4 @@ TEST(StoredBitsPipeline, EveryMethodStoresTheUniformBudgetOnMixtralTiny) {
 }
 
 }  // namespace
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -4,7 +4,7 @@
 
 #include "data/random.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 allocate::AllocationOptions allocation_options(const config::Experiment& experiment) {
   const config::AllocationSection& a = experiment.allocation;
@@ -54,4 +54,4 @@ allocate::ChannelPlanOptions channel_plan_options(const config::AnalysisSection&
           .measure = allocate::channel_change_measure_from_string(config::name_of(analysis.channel_measure))};
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

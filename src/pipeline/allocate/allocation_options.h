@@ -5,7 +5,7 @@
 #include "allocate/channel_plan.h"
 #include "config/experiment.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // uniform: uniform_bits = target_bits (the width itself). moqa: the fuzzy c-means seed is derived from
 // experiment.seed (data::derive_seed(seed, "allocation/fcm")), so one seed fixes every random choice of a run.
@@ -14,4 +14,4 @@ allocate::AllocationOptions allocation_options(const config::Experiment& experim
 // analysis.channel_fraction and analysis.channel_measure.
 allocate::ChannelPlanOptions channel_plan_options(const config::AnalysisSection& analysis);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

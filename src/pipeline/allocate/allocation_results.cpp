@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 template <class T, class U>
@@ -205,4 +205,4 @@ void write_allocation(io::H5Writer& file, const AllocationRecord& record) {
   if (record.channels != nullptr) write_channel_plan(file, *record.channels, a, record.moe_layers);
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

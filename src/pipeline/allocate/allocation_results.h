@@ -9,7 +9,7 @@
 #include "pipeline/allocate/error_profile.h"
 #include "pipeline/channel_adjustment.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct AllocationRecord {
   const allocate::Allocation& allocation;
@@ -23,4 +23,4 @@ struct AllocationRecord {
 
 void write_allocation(io::H5Writer& file, const AllocationRecord& record);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "dist/mpi_session.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 using json = nlohmann::json;
 
@@ -60,4 +60,4 @@ allocate::Allocation broadcast_allocation(const allocate::Allocation& allocation
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

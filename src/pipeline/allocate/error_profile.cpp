@@ -6,7 +6,7 @@
 #include "pipeline/quantize/layer_inputs.h"
 #include "quant/output_error.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& batches, const std::vector<int>& bits,
                                    const QuantizerSettings& settings) {
@@ -83,4 +83,4 @@ ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& ba
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -13,7 +13,7 @@
 #include "pipeline/quantize/layer_pass.h"
 #include "pipeline/quantize/quantizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct ErrorProfile {
   std::vector<int> bits;                                // widths measured, ascending
@@ -27,4 +27,4 @@ struct ErrorProfile {
 ErrorProfile profile_expert_errors(LayerPassWorld& world, CalibrationBatches& batches, const std::vector<int>& bits,
                                    const QuantizerSettings& settings);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

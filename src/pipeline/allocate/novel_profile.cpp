@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 data::CorpusSource evaluation_source(const config::EvaluationSet& set, const std::filesystem::path& path) {
   return {.path = path,
@@ -67,4 +67,4 @@ NovelProfileText novel_profile_text(const config::Experiment& e, const config::E
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

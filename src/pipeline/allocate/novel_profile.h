@@ -17,7 +17,7 @@
 #include "data/perplexity_stream.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // How an [[evaluation]] perplexity set's text is read and windowed for scoring (the evaluate stage and the
 // leading slice use the same stream, so the slice is exactly the tokens scoring skips).
@@ -39,4 +39,4 @@ struct NovelProfileText {
 NovelProfileText novel_profile_text(const config::Experiment& e, const config::EvaluationSet& set,
                                     const Tokenizer& tokenizer);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -23,7 +23,7 @@
 #include "pipeline/resume/calibration_reuse.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 // Without statistics (uniform, no calibrate stage): the shape and sizes only.
@@ -232,4 +232,4 @@ void run_allocate_stage(RunContext& context) {
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -4,10 +4,10 @@
 // measured first (pipeline/allocate/error_profile.h); with quantization.channel_adjustment the channel cache is planned
 // and every novel [[evaluation]] perplexity set is profiled and re-allocated (pipeline/channel_adjustment.h).
 // Fills RunContext::allocation (and channel_adjustment) on every rank and writes /allocation.
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct RunContext;
 
 void run_allocate_stage(RunContext& context);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "data/shard.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 std::vector<analysis::DistributionSample> load_calibration_samples(const config::Experiment& experiment,
                                                                    const Tokenizer& tokenizer, MPI_Comm comm) {
@@ -65,4 +65,4 @@ void run_layer_on_batches(model::Model& model, model::ExpertExecutor& experts, i
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

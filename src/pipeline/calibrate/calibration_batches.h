@@ -22,7 +22,7 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct CalibrationBatches {
   std::vector<model::HiddenStates> batches;  // this rank's part of each global batch (possibly no windows)
@@ -48,4 +48,4 @@ void run_layer_on_batches(model::Model& model, model::ExpertExecutor& experts, i
                           CalibrationBatches& batches, model::ForwardObserver* observer, bool in_place,
                           const std::function<void(size_t batch)>& after_batch = {});
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

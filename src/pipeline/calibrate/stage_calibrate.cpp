@@ -18,7 +18,7 @@
 #include "pipeline/resume/calibration_reuse.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 // The experts with the largest S_exp of a layer, "e3 0.31, e0 0.22, ...", for the log.
@@ -158,4 +158,4 @@ void run_calibrate_stage(RunContext& context) {
   publish(context, std::move(result), ranked.backend->describe(), nullptr);
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -3,7 +3,7 @@
 // written to results.h5 (/analysis) and kept in RunContext::calibration for the allocation stage.
 #include "analysis/calibrate.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct RunContext;
 struct RankModel;
@@ -23,4 +23,4 @@ void run_calibrate_stage(RunContext& context);
 // distributions' metadata on the others) and /analysis is written, with the reuse attributes.
 bool reuse_calibration(RunContext& context);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -28,7 +28,7 @@
 #include "pipeline/rank_model.h"
 #include "tokenizer/tokenizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -389,4 +389,4 @@ void run_evaluate_stage(RunContext& context) {
                    });
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

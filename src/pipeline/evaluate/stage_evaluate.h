@@ -7,10 +7,10 @@
 // collective), and the sums and counts are reduced over ranks, so results do not depend on the rank
 // count beyond float summation order. Rank 0 reports progress and writes results.h5 /metrics;
 // RunContext::evaluations receives the records for results.json / results.md.
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct RunContext;
 
 void run_evaluate_stage(RunContext& context);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

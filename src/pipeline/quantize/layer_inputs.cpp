@@ -7,7 +7,7 @@
 #include "dist/mpi_datatype.h"
 #include "dist/mpi_session.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 LayerInputCollector::LayerInputCollector(backend::Backend& backend, int64_t layer, const std::vector<int64_t>& experts,
                                          int64_t hidden, int64_t expert_width, std::vector<InputGroup> groups)
@@ -87,4 +87,4 @@ Tensor gather_rows(const Tensor& rows, int64_t cols, int root, MPI_Comm comm) {
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

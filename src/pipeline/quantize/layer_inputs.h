@@ -17,7 +17,7 @@
 #include "pipeline/quantize/quantization_plan.h"
 #include "quant/hessian.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 class LayerInputCollector final : public model::ForwardObserver {
  public:
@@ -49,4 +49,4 @@ class LayerInputCollector final : public model::ForwardObserver {
 // other ranks. Collective.
 Tensor gather_rows(const Tensor& rows, int64_t cols, int root, MPI_Comm comm);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "dist/mpi_session.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 int LayerPassWorld::rank() const {
   int rank = 0;
@@ -24,4 +24,4 @@ void sum_to_root(std::vector<double>& values, MPI_Comm comm, const char* what) {
                   cat("MPI_Reduce (", what, ")"));
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

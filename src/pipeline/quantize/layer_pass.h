@@ -10,7 +10,7 @@
 #include "model/expert_executor.h"
 #include "model/model.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct LayerPassWorld {
   model::Model& model;
@@ -28,4 +28,4 @@ struct LayerPassWorld {
 // for its own experts (zeros elsewhere), so the sums are exact. Collective; `what` names it in errors.
 void sum_to_root(std::vector<double>& values, MPI_Comm comm, const char* what);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

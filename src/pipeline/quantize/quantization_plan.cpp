@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "quant/format.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 using config::WeightGroup;
 using model::Linear;
@@ -295,4 +295,4 @@ std::vector<allocate::WeightGroup> other_weight_groups(const ModelConfig& config
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

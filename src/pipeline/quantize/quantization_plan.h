@@ -21,7 +21,7 @@
 #include "io/hf_config.h"
 #include "model/weight_names.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // The keep_full_precision / count_in_average category of a decoder linear weight: attention projections
 // (of dense layers too) -> attention; router -> router; dense MLP -> dense_layers; shared experts and
@@ -113,4 +113,4 @@ void check_group_sizes(const QuantizationPlan& plan, int64_t group_size);
 // matrix also when tied to the embeddings.
 std::vector<allocate::WeightGroup> other_weight_groups(const ModelConfig& config, const config::Experiment& experiment);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -1,6 +1,6 @@
 #include "pipeline/quantize/quantization_results.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 void write_quantization(io::H5Writer& file, const QuantizationRecord& record) {
   const config::QuantizationSection& q = record.experiment.quantization;
@@ -65,4 +65,4 @@ void write_quantization(io::H5Writer& file, const QuantizationRecord& record) {
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

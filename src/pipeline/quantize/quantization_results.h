@@ -10,7 +10,7 @@
 #include "pipeline/quantize/quantize_pass.h"
 #include "pipeline/resume/checkpoint_reuse.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct NovelRecord {
   std::string name;
@@ -36,4 +36,4 @@ struct QuantizationRecord {
 
 void write_quantization(io::H5Writer& file, const QuantizationRecord& record);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -11,7 +11,7 @@
 #include "pipeline/quantize/layer_inputs.h"
 #include "pipeline/quantize/quantized_matrix_mpi.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 int comm_rank(MPI_Comm comm) {
@@ -249,4 +249,4 @@ QuantizeReport quantize_sequential(LayerPassWorld& world, CalibrationBatches& ba
   return finish_report(std::move(report), plan, experts, world.comm);
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

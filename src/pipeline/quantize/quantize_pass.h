@@ -30,7 +30,7 @@
 #include "pipeline/quantize/quantized_weights.h"
 #include "pipeline/quantize/quantizer.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // Cached channels per routed expert, [MoE layer][expert] -> hidden channels; null or empty = no cache.
 using ChannelSets = std::vector<std::vector<std::vector<int64_t>>>;
@@ -57,4 +57,4 @@ QuantizeReport quantize_from_original(const QuantizationPlan& plan, const std::v
                                       const ChannelSets* channels, MPI_Comm comm, std::ostream* progress = nullptr,
                                       double progress_interval_s = 2.0);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -9,7 +9,7 @@
 #include "dist/mpi_session.h"
 #include "quant/checkpoint.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 io::DType model_dtype(const ModelConfig& config) {
@@ -138,4 +138,4 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
   return written;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -22,7 +22,7 @@
 #include "pipeline/quantize/quantization_plan.h"
 #include "pipeline/quantize/quantized_weights.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct CheckpointPaths {
   std::filesystem::path quantized;
@@ -38,4 +38,4 @@ CheckpointPaths save_quantized_checkpoint(const QuantizedWeights& weights, const
                                           const ModelConfig& config, const config::Experiment& experiment,
                                           const allocate::Allocation& allocation, MPI_Comm comm);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "dist/mpi_session.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 template <class T>
@@ -46,4 +46,4 @@ quant::QuantizedMatrix broadcast_quantized(quant::QuantizedMatrix m, int root, M
   return m;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

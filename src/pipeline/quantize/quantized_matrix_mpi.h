@@ -5,9 +5,9 @@
 
 #include "quant/format.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // `root`'s matrix on every rank of `comm` (the other ranks' argument is ignored). Collective.
 quant::QuantizedMatrix broadcast_quantized(quant::QuantizedMatrix matrix, int root, MPI_Comm comm);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

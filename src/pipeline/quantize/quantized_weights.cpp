@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 QuantizedWeights::QuantizedWeights(std::shared_ptr<const model::WeightSource> original,
                                    std::set<std::string> quantized_names, std::string description)
@@ -66,4 +66,4 @@ Tensor QuantizedWeights::load(const std::string& name, const Shape& shape) const
 
 std::string QuantizedWeights::describe() const { return cat(description_, " over ", original_->describe()); }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -18,7 +18,7 @@
 #include "quant/channel_cache.h"
 #include "quant/format.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 class QuantizedWeights final : public model::WeightSource {
  public:
@@ -60,4 +60,4 @@ class QuantizedWeights final : public model::WeightSource {
   bool sealed_ = false;
 };
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "quant/rtn.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 QuantizerSettings quantizer_settings(const config::QuantizationSection& q) {
   QuantizerSettings s;
@@ -44,4 +44,4 @@ QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* i
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

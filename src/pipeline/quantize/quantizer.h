@@ -10,7 +10,7 @@
 #include "quant/gptq.h"
 #include "quant/hessian.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct QuantizerSettings {
   config::QuantMethod method = config::QuantMethod::gptq;
@@ -40,4 +40,4 @@ QuantizedWeight quantize_weight(const Tensor& weight, const quant::HessianSum* i
                                 const QuantizerSettings& settings, std::string_view name,
                                 const quant::GptqExact& exact = {});
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -24,7 +24,7 @@
 #include "pipeline/results_file.h"
 #include "pipeline/resume/checkpoint_reuse.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace {
 
 int64_t sum_over_ranks(int64_t value, MPI_Comm comm) {
@@ -188,4 +188,4 @@ void run_quantize_stage(RunContext& context) {
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

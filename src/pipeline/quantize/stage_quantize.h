@@ -4,10 +4,10 @@
 // straight from the checkpoint - and fills RunContext::quantized_weights on every rank (and, with channel
 // adjustment, RunContext::novel_weights). Writes /quantization and, when asked, the quantized checkpoint.
 // Without an allocate stage in the run (possible for the uniform method) it runs the allocation first.
-namespace moqa::app {
+namespace moqa::pipeline {
 
 struct RunContext;
 
 void run_quantize_stage(RunContext& context);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

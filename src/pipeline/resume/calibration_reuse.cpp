@@ -10,7 +10,7 @@
 #include "io/hf_config.h"
 #include "pipeline/resume/resume_key.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace fs = std::filesystem;
 
 namespace {
@@ -115,4 +115,4 @@ std::vector<analysis::DistributionStatistics> distribution_metadata_from_json(co
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

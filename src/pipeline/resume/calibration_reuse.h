@@ -14,7 +14,7 @@
 #include "config/experiment.h"
 #include "dist/mpi_session.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // Where reused statistics come from (the /analysis reuse attributes,
 // docs/FORMATS.md).
@@ -47,4 +47,4 @@ std::optional<ReusableCalibration> find_reusable_calibration(const config::Exper
 std::string distribution_metadata_to_json(const std::vector<analysis::DistributionStatistics>& distributions);
 std::vector<analysis::DistributionStatistics> distribution_metadata_from_json(const std::string& text);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

@@ -12,7 +12,7 @@
 #include "pipeline/quantize/quantized_checkpoint.h"
 #include "quant/checkpoint.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
@@ -202,4 +202,4 @@ std::optional<ReusedCheckpoint> reuse_checkpoint(const config::Experiment& e, co
   return out;
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

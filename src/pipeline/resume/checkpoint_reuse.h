@@ -23,7 +23,7 @@
 #include "pipeline/quantize/quantized_weights.h"
 #include "pipeline/resume/resume_key.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 inline constexpr const char* kCheckpointRecordFile = "moqa_resume.json";
 
@@ -63,4 +63,4 @@ std::optional<ReusedCheckpoint> reuse_checkpoint(const config::Experiment& exper
                                                  std::ostream& log, const ResumeKey& key, const QuantizationPlan& plan,
                                                  const ChannelSets* channels, QuantizedWeights& store);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

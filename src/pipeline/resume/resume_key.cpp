@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "pipeline/rank_model.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
@@ -262,4 +262,4 @@ std::string backend_description(const config::Experiment& experiment, const dist
   }
 }
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline

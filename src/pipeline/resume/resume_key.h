@@ -20,7 +20,7 @@
 #include "dist/mpi_session.h"
 #include "io/hdf5_file.h"
 
-namespace moqa::app {
+namespace moqa::pipeline {
 
 // An input file as a run found it.
 struct FileStamp {
@@ -90,4 +90,4 @@ ResumeKey key_from_json(const nlohmann::json& json, const std::string& source);
 // description.
 std::string backend_description(const config::Experiment& experiment, const dist::MpiSession& session);
 
-}  // namespace moqa::app
+}  // namespace moqa::pipeline
