@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "pipeline/evaluate/stage_evaluate.h"
 #include "pipeline/dry_run_report.h"
 #include "pipeline/quantize/stage_quantize.h"
+#include "pipeline/rank_model.h"
 #include "pipeline/results_file.h"
 #include "pipeline/results_summary.h"
 
@@ -53,6 +55,8 @@ void run_stages(RunContext& context) {
               << (e.run.index >= 0 ? cat(", sweep run ", e.run.index, " of ", e.run.count, " (", e.run.suffix, ")") : "")
               << " on " << context.session.size() << (context.session.size() == 1 ? " rank" : " ranks") << " -> "
               << e.experiment.output_dir.string() << "\n";
+  if (const std::string warning = thread_binding_warning(e.runtime.threads, usable_cores()); !warning.empty())
+    std::cerr << "moqa-pipeline: rank " << context.session.rank() << ": " << warning << "\n";
   ResultsFile results = open_results_file(e, context.session);
   context.results = results.writer ? &*results.writer : nullptr;
   for (const config::Stage stage : e.experiment.stages) {

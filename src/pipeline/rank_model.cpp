@@ -1,19 +1,41 @@
 #include "pipeline/rank_model.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <limits>
 #include <thread>
 
 #include "backend/factory.h"
+#include "core/error.h"
 #include "dist/alltoall_executor.h"
 #include "io/hf_config.h"
 
 namespace moqa::pipeline {
 
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int automatic_threads(int hardware_threads, int usable, int ranks_on_node) {
+  return std::max(1, std::min(usable, hardware_threads / std::max(1, ranks_on_node)));
+}
+
+std::string thread_binding_warning(int64_t configured_threads, int usable) {
+  if (configured_threads <= usable) return "";
+  return cat("runtime.threads = ", configured_threads, ", but this rank may only run on ", usable,
+             usable == 1 ? " core" : " cores", " (its CPU affinity: mpirun binds each rank to one core by default), ",
+             "so its threads take turns; launch with `mpirun --bind-to none` or `--map-by slot:PE=", configured_threads,
+             "`, or set runtime.threads = ", usable);
+}
+
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session) {
   if (runtime.threads > 0) return static_cast<int>(runtime.threads);
   const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, hardware / std::max(1, session.local_size()));
+  return automatic_threads(hardware, usable_cores(), session.local_size());
 }
 
 dist::ShardPlan rank_shard_plan(const config::Experiment& experiment, const ModelConfig& config, int world_size) {

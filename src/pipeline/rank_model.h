@@ -3,7 +3,9 @@
 // plan (the same as --dry-run's), the model with only this rank's routed experts loaded, and the
 // executor that runs a MoE layer's experts (expert-parallel over MPI on several ranks, local on one).
 // Every stage that runs the model opens it, and its tokenizer, through here.
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "backend/backend.h"
 #include "config/experiment.h"
@@ -45,7 +47,16 @@ Tokenizer open_tokenizer(const config::Experiment& experiment);
 // each stage's final line is printed.
 double progress_interval_s(const config::RuntimeSection& runtime);
 
-// runtime.threads, or (0) the hardware threads shared among the ranks of this node, at least 1.
+// runtime.threads, or (0) automatic_threads of this process and node.
 int math_threads(const config::RuntimeSection& runtime, const dist::MpiSession& session);
+
+// The cores this process may run on (its CPU affinity: mpirun binds each rank to one core by default).
+int usable_cores();
+// Automatic math threads: the hardware threads shared among the ranks of the node, no more than the
+// cores this rank may use, at least 1.
+int automatic_threads(int hardware_threads, int usable_cores, int ranks_on_node);
+// A warning when runtime.threads asks for more threads than the rank's cores ("" when it does not):
+// they would take turns on the same cores.
+std::string thread_binding_warning(int64_t configured_threads, int usable_cores);
 
 }  // namespace moqa::pipeline
