@@ -19,12 +19,15 @@ backend::Array LocalExpertExecutor::run(Model& model, int64_t layer, const backe
     MOQA_CHECK(model.owns_expert(layer, expert), "local expert executor: layer ", layer, " routes ",
                group.tokens.size(), " tokens to expert ", expert,
                ", which this process does not own (use the distributed executor)");
-    batch.push_back({.expert = expert, .rows = backend.gather_rows(x, group.tokens), .tokens = group.tokens,
+    batch.push_back({.expert = expert,
+                     .rows = backend.gather_rows(x, group.tokens),
+                     .tokens = group.tokens,
                      .weights = group.weights});
   }
   const std::vector<backend::Array> outputs = model.run_experts(layer, batch, observer);
   backend::Array out = backend.zeros({x.rows(), x.cols()});
-  for (size_t i = 0; i < batch.size(); ++i) backend.scatter_add_rows(out, outputs[i], batch[i].tokens, batch[i].weights);
+  for (size_t i = 0; i < batch.size(); ++i)
+    backend.scatter_add_rows(out, outputs[i], batch[i].tokens, batch[i].weights);
   return out;
 }
 

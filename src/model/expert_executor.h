@@ -23,7 +23,8 @@ class ExpertExecutor {
 };
 
 // Runs the experts of a layer as one Model::run_experts batch in ascending index order and sums their
-// weighted outputs per token in that order (the order transformers uses). Every expert that receives tokens must be loaded here.
+// weighted outputs per token in that order (the order transformers uses). Every expert that receives
+// tokens must be loaded here.
 class LocalExpertExecutor final : public ExpertExecutor {
  public:
   backend::Array run(Model& model, int64_t layer, const backend::Array& x, const backend::Routing& routing,

@@ -60,9 +60,16 @@ Model::~Model() = default;
 
 // ------------------------------------------------------------------------------------------- weights
 
-bool Model::owns_expert(int64_t layer, int64_t expert) const {
-  return !options_.owns_expert || options_.owns_expert(layer, expert);
+namespace {
+
+// ModelOptions::owns_expert's rule: an empty function owns every expert.
+bool owned(const std::function<bool(int64_t, int64_t)>& owns_expert, int64_t layer, int64_t expert) {
+  return !owns_expert || owns_expert(layer, expert);
 }
+
+}  // namespace
+
+bool Model::owns_expert(int64_t layer, int64_t expert) const { return owned(options_.owns_expert, layer, expert); }
 
 Model::HostLayer Model::read_layer(const ModelConfig& config, const WeightSource& weights, int64_t layer,
                                    const std::function<bool(int64_t, int64_t)>& owns_expert) {
@@ -80,7 +87,7 @@ Model::HostLayer Model::read_layer(const ModelConfig& config, const WeightSource
     host.vectors.emplace_back(v, weights.load(vector_name(config, layer, v), vector_shape(config, v)));
   if (config.is_moe_layer(layer)) {
     for (int64_t e = 0; e < config.num_experts; ++e) {
-      if (owns_expert && !owns_expert(layer, e)) continue;
+      if (!owned(owns_expert, layer, e)) continue;
       for (const Linear kind : {Linear::expert_gate, Linear::expert_up, Linear::expert_down}) read({layer, kind, e});
     }
   }
@@ -99,8 +106,7 @@ Model::LayerWeights Model::upload_layer(HostLayer host) {
       continue;
     }
     ExpertWeights& ex = fresh.experts[static_cast<size_t>(linear.id.expert)];
-    (linear.id.kind == Linear::expert_gate ? ex.gate : linear.id.kind == Linear::expert_up ? ex.up : ex.down) =
-        std::move(w);
+    ex.of(linear.id.kind) = std::move(w);
   }
   for (auto& [v, values] : host.vectors) fresh.vectors.emplace(v, backend_->take_weight(std::move(values)));
   fresh.resident = true;
@@ -125,8 +131,9 @@ void Model::load_layer(int64_t layer) {
   read_ahead_layer_ = -1;
   if (options_.stream_weights && options_.read_ahead && layer + 1 < config_.num_layers) {
     read_ahead_layer_ = layer + 1;
-    read_ahead_ = std::async(std::launch::async, [config = config_, weights = weights_, owns = options_.owns_expert,
-                                                  next = layer + 1] { return read_layer(config, *weights, next, owns); });
+    read_ahead_ =
+        std::async(std::launch::async, [config = config_, weights = weights_, owns = options_.owns_expert,
+                                        next = layer + 1] { return read_layer(config, *weights, next, owns); });
   }
   layers_[static_cast<size_t>(layer)] = upload_layer(std::move(host));
 }
@@ -155,7 +162,7 @@ Model::LinearWeights& Model::linear_slot(const LinearId& id) {
     MOQA_CHECK(owns_expert(id.layer, id.expert), "model: ", to_string(id),
                " is not loaded in this process (not owned)");
     ExpertWeights& ex = layer.experts[static_cast<size_t>(id.expert)];
-    return id.kind == Linear::expert_gate ? ex.gate : id.kind == Linear::expert_up ? ex.up : ex.down;
+    return ex.of(id.kind);
   }
   const auto it = layer.linears.find(id.kind);
   MOQA_CHECK(it != layer.linears.end(), "model: ", arch_name(config_.arch), " layer ", id.layer, " has no ",
@@ -199,8 +206,13 @@ Array Model::apply(const LinearWeights& w, const Array& x, const LinearId& id, F
 backend::SwigluJob Model::swiglu_job(const LinearWeights& gate, const LinearWeights& up, const LinearWeights& down,
                                      const Array& x) {
   const auto bias = [](const LinearWeights& w) { return w.bias.empty() ? nullptr : &w.bias; };
-  return {.x = &x, .gate = &gate.weight, .gate_bias = bias(gate), .up = &up.weight, .up_bias = bias(up),
-          .down = &down.weight, .down_bias = bias(down)};
+  return {.x = &x,
+          .gate = &gate.weight,
+          .gate_bias = bias(gate),
+          .up = &up.weight,
+          .up_bias = bias(up),
+          .down = &down.weight,
+          .down_bias = bias(down)};
 }
 
 namespace {
@@ -427,8 +439,8 @@ std::vector<Array> Model::run_routed(int64_t layer, std::span<const ExpertRows> 
     const ExpertRows& item = batch[i];
     if (observer) {
       if (report_inputs) {
-        observer->on_expert_input({.layer = layer, .expert = item.expert, .rows = item.rows, .tokens = item.tokens,
-                                   .weights = item.weights});
+        observer->on_expert_input(
+            {.layer = layer, .expert = item.expert, .rows = item.rows, .tokens = item.tokens, .weights = item.weights});
       }
       report_swiglu_inputs({layer, Linear::expert_gate, item.expert}, item.rows, results[i].activated, *observer);
       observer->on_expert_output({.layer = layer, .expert = item.expert, .outputs = results[i].out});

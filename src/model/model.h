@@ -26,8 +26,8 @@
 #include <functional>
 #include <future>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -148,6 +148,9 @@ class Model {
   };
   struct ExpertWeights {
     LinearWeights gate, up, down;
+    LinearWeights& of(Linear kind) {
+      return kind == Linear::expert_gate ? gate : kind == Linear::expert_up ? up : down;
+    }
   };
   struct LayerWeights {
     bool resident = false;

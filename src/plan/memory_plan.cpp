@@ -211,15 +211,10 @@ MemoryPlan plan_memory(const config::Experiment& e, const ModelConfig& c, int ra
                              shapes.fixed() + (stream ? widest_layer : all_layers)};
     const MemoryTerm loading{"weight being loaded (float32 copy)", shapes.largest_tensor_f32()};
     // Under streaming the next layer is read on a second thread while this one runs (ModelOptions::
-    // read_ahead), as float32 host tensors: host memory, not the device's. The quantize stage reads none.
-    const Shapes host{c, kF32};
-    uint64_t widest_layer_f32 = 0;
-    for (int64_t l = 0; l < c.num_layers; ++l) {
-      const uint64_t owned = c.is_moe_layer(l) ? shards.experts_of(r, l).size() : 0;
-      widest_layer_f32 = std::max(widest_layer_f32, host.layer_replicated(l) + owned * host.expert());
-    }
+    // read_ahead), as float32 host tensors: host memory, not the device's (so no term on CUDA); on the CPU
+    // the widest layer as planned above is already float32. The quantize stage reads none ahead.
     const MemoryTerm read_ahead{"next layer read ahead (float32, stream_weights)",
-                                stream && !target.device ? widest_layer_f32 : 0};
+                                stream && !target.device ? widest_layer : 0};
     const MemoryTerm baseline{"process (libraries, tokenizer)", kProcessBaselineBytes};
 
     RankMemory rank{r, {}};

@@ -312,7 +312,8 @@ TEST(AnalysisCalibrateLayerMajor, DistributionsTogetherEqualEachAlone) {
 // Two threads per rank run each rank's experts concurrently (one expert per thread, statistics still added
 // in expert order): the same statistics as one thread, on any number of ranks.
 TEST(AnalysisCalibrateLayerMajor, ConcurrentExpertsGiveTheSameStatistics) {
-  const config::AnalysisSection options = options_for(Case{"qwen2_moe", true, config::ChannelSignificance::output_mean_abs});
+  const config::AnalysisSection options =
+      options_for(Case{"qwen2_moe", true, config::ChannelSignificance::output_mean_abs});
   const CalibrationRun concurrent = calibrate("qwen2_moe", MPI_COMM_WORLD, 2, options, {.threads = 2});
   const CalibrationRun serial = calibrate("qwen2_moe", MPI_COMM_WORLD, 2, options, {.threads = 1});
   if (world_rank() != 0) return;
@@ -357,8 +358,12 @@ TEST(AnalysisCalibrateLayerMajor, EachWeightIsReadOncePerRunWhateverTheWindows) 
       const auto weights = std::make_shared<CountingWeights>(dir);
       model::Model model(config, weights, *backend, {.stream_weights = true, .read_ahead = read_ahead});
       model::LocalExpertExecutor experts;
-      CalibrationWorld world{.model = model, .experts = experts, .comm = MPI_COMM_SELF, .plan = plan,
-                             .batch_windows = batch_windows, .sensitivity_group_size = 32,
+      CalibrationWorld world{.model = model,
+                             .experts = experts,
+                             .comm = MPI_COMM_SELF,
+                             .plan = plan,
+                             .batch_windows = batch_windows,
+                             .sensitivity_group_size = 32,
                              .hidden_state_budget_bytes = int64_t{1} << 30,
                              .scratch_dir = std::filesystem::temp_directory_path()};
       const auto measured = measure_distributions(world, samples(), options_for(Case{"mixtral", true}));

@@ -351,8 +351,13 @@ TEST(CpuBackendThreads, RoutedExpertsRunConcurrentlyWithTheValuesOfOneAfterAnoth
       on.gate_bias.push_back(b.upload(gate_bias[j]));
     }
     for (size_t j = 0; j < rows.size(); ++j) {
-      on.jobs.push_back({.x = &on.x[j], .gate = &on.gate[j], .gate_bias = j % 2 ? &on.gate_bias[j] : nullptr,
-                         .up = &on.up[j], .up_bias = nullptr, .down = &on.down[j], .down_bias = nullptr});
+      on.jobs.push_back({.x = &on.x[j],
+                         .gate = &on.gate[j],
+                         .gate_bias = j % 2 ? &on.gate_bias[j] : nullptr,
+                         .up = &on.up[j],
+                         .up_bias = nullptr,
+                         .down = &on.down[j],
+                         .down_bias = nullptr});
     }
     return on;
   };
@@ -400,7 +405,8 @@ TEST(CpuBackendThreads, RoutedExpertsRunConcurrentlyWithTheValuesOfOneAfterAnoth
       }
       for (int64_t o = 0; o < out; ++o) {
         double y = 0.0;
-        for (int64_t f = 0; f < ffn; ++f) y += act[static_cast<size_t>(f)] * down[j].data[static_cast<size_t>(o * ffn + f)];
+        for (int64_t f = 0; f < ffn; ++f)
+          y += act[static_cast<size_t>(f)] * down[j].data[static_cast<size_t>(o * ffn + f)];
         want.data[static_cast<size_t>(r * out + o)] = static_cast<float>(y);
       }
     }

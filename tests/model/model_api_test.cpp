@@ -286,9 +286,7 @@ class ExpertEventLog final : public ForwardObserver {
   void on_linear_input(const LinearId& id, const backend::Array&) override {
     if (id.is_routed_expert()) events.push_back(cat(id.layer, ".", id.expert, " ", linear_name(id.kind)));
   }
-  void on_expert_output(const ExpertOutputEvent& e) override {
-    events.push_back(cat(e.layer, ".", e.expert, " out"));
-  }
+  void on_expert_output(const ExpertOutputEvent& e) override { events.push_back(cat(e.layer, ".", e.expert, " out")); }
   std::vector<std::string> events;
 };
 
@@ -308,7 +306,8 @@ TEST_F(ModelApiTest, ObserverHearsConcurrentExpertsOneAtATimeInExpertOrder) {
     EXPECT_TRUE(layer > previous_layer || (layer == previous_layer && expert > previous_expert)) << who;
     previous_layer = layer;
     previous_expert = expert;
-    for (const char* event : {" in", " expert_gate", " expert_up", " expert_down", " out"}) expected.push_back(who + event);
+    for (const char* event : {" in", " expert_gate", " expert_up", " expert_down", " out"})
+      expected.push_back(who + event);
   }
   EXPECT_EQ(log.events, expected);
   backend::CpuBackend restore(backend::CpuOptions{.threads = 1});  // OpenBLAS's count is process-wide

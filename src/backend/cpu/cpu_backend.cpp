@@ -81,8 +81,8 @@ Array CpuBackend::upload(const Tensor& host) {
 Array CpuBackend::upload_weight(const Tensor& host) { return upload(host); }
 
 Array CpuBackend::take_weight(Tensor&& host) {
-  MOQA_CHECK(host.size() == element_count(host.shape), "cpu backend upload: tensor of shape ",
-             to_string(host.shape), " holds ", host.size(), " values");
+  MOQA_CHECK(host.size() == element_count(host.shape), "cpu backend upload: tensor of shape ", to_string(host.shape),
+             " holds ", host.size(), " values");
   if (host.data.empty()) return upload(host);  // keeps every array's storage non-null
   Array out;
   out.shape = std::move(host.shape);
@@ -166,11 +166,15 @@ std::vector<SwigluResult> CpuBackend::routed_experts(std::span<const SwigluJob> 
     const int64_t n = job.x->rows(), in = job.x->cols(), ffn = job.gate->shape[0], out = job.down->shape[0];
     Array activated = allocate({n, ffn});
     results[j].out = allocate({n, out});
-    const auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(std::max<int64_t>(2 * n * ffn, 1)));
+    const auto scratch =
+        std::make_unique_for_overwrite<float[]>(static_cast<size_t>(std::max<int64_t>(2 * n * ffn, 1)));
     cpu::swiglu(data(*job.x, "swiglu"), n, in, ffn, out,
-                {.gate = data(*job.gate, "swiglu"), .gate_bias = data_or_null(job.gate_bias, "swiglu"),
-                 .up = data(*job.up, "swiglu"), .up_bias = data_or_null(job.up_bias, "swiglu"),
-                 .down = data(*job.down, "swiglu"), .down_bias = data_or_null(job.down_bias, "swiglu")},
+                {.gate = data(*job.gate, "swiglu"),
+                 .gate_bias = data_or_null(job.gate_bias, "swiglu"),
+                 .up = data(*job.up, "swiglu"),
+                 .up_bias = data_or_null(job.up_bias, "swiglu"),
+                 .down = data(*job.down, "swiglu"),
+                 .down_bias = data_or_null(job.down_bias, "swiglu")},
                 scratch.get(), data(activated, "swiglu"), data(results[j].out, "swiglu"));
     if (keep_activated) results[j].activated = std::move(activated);
   });
